@@ -1,0 +1,84 @@
+"""All configuration, in one place: one pydantic-settings object.
+
+Values come from (highest first) command-line flags (``arkg serve`` passes them on as
+``ARKG_*`` variables so that every uvicorn worker process sees the same settings),
+``ARKG_*`` environment variables, then the defaults below. Nothing reads the
+environment at import time: :func:`get_settings` is called when an app or command starts.
+
+>>> Settings(query_timeout=5).query_timeout
+5.0
+>>> Settings(public_url="http://example.org/arkg").public_url
+'http://example.org/arkg/'
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ARKG_", extra="ignore")
+
+    # --- serving
+    host: str = Field("127.0.0.1", description="Interface to listen on.")
+    port: int = Field(8000, description="TCP port to listen on.")
+    workers: int = Field(1, ge=1, description="uvicorn worker processes.")
+    public_url: str = Field("http://127.0.0.1:8000/", description="The URL clients use to reach this server "
+                            "(behind a proxy: the proxy's URL). Redirects, Service Description, VoID and pages use it.")
+    base_iri: str = Field("https://w3id.org/arkg/", description="Canonical IRI base of the data; public_url is mapped onto it.")
+
+    # --- data
+    data_dir: Optional[Path] = Field(None, description="Directory holding ontology/, graphs/, shapes/ (default: the package's).")
+    store: Optional[Path] = Field(None, description="Prebuilt on-disk pyoxigraph store, opened read-only (see `arkg build-store`).")
+    remote_endpoint: Optional[str] = Field(None, description="URL of an external SPARQL 1.1 endpoint to use instead of the embedded store.")
+    remote_store_endpoint: Optional[str] = Field(None, description="Graph Store Protocol URL of the remote engine, used only by `arkg load-remote`.")
+    dumps_dir: Path = Field(Path("var/dumps"), description="Where `arkg build` writes dumps and where /dumps serves them from.")
+    validate_on_start: bool = Field(True, description="Refuse to serve data that fails SHACL validation.")
+
+    # --- query execution
+    query_timeout: float = Field(30.0, gt=0, description="Seconds a query may run before its worker is killed.")
+    query_workers: int = Field(2, ge=1, description="Query worker processes per server process.")
+    max_result_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Largest serialised query result returned.")
+    max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest request body accepted (413 above).")
+    allowed_service_endpoints: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="SERVICE targets allowed in queries (comma-separated in ARKG_ALLOWED_SERVICE_ENDPOINTS). Empty: SERVICE refused.")
+
+    # --- per-client limits (see SECURITY.md)
+    rate_limit: bool = Field(True, description="Per-client budgets of query time and concurrent expensive queries.")
+    client_query_seconds_per_minute: float = Field(60.0, gt=0, description="Query processing time one client may use per minute.")
+    client_max_concurrent: int = Field(4, ge=1, description="Concurrent queries one client may have in flight.")
+
+    @field_validator("public_url", "base_iri")
+    @classmethod
+    def _slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("allowed_service_endpoints", mode="before")
+    @classmethod
+    def _split(cls, value):
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``ARKG_*`` variables, for child processes."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, list):
+                value = ",".join(value)
+            env[f"ARKG_{name.upper()}"] = str(value)
+        return env
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The one Settings object of this process (a FastAPI dependency; override it in tests)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The store layer: loading the dataset and answering SPARQL. Knows nothing of HTTP."""

@@ -1,0 +1,133 @@
+"""The query worker: a child process that owns a pyoxigraph store and answers queries.
+
+pyoxigraph cannot interrupt a running query, so queries run here, in a process the
+parent can kill when the time limit passes (see store/pool.py). The worker speaks a tiny
+protocol over a multiprocessing pipe: it receives a pickled :class:`Request` and sends back
+a pickled header tuple followed by the serialised body bytes.
+
+>>> import pyoxigraph as ox
+>>> store = ox.Store()
+>>> execute(store, Request("SELECT (1+1 AS ?two) {}", "json", "ttl"), max_bytes=1000)
+('solutions', 'json', b'{"head":{"vars":["two"]},"results":{"bindings":[{"two":{"type":"literal","datatype":"http://www.w3.org/2001/XMLSchema#integer","value":"2"}}]}}')
+>>> execute(store, Request("SELECT (1+1 AS ?two) {}", "json", "ttl"), max_bytes=10)
+Traceback (most recent call last):
+...
+server.store.worker.ResultTooLarge: the result is larger than 10 bytes
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import resource
+import signal
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+
+
+@dataclass(frozen=True)
+class Request:
+    query: str
+    solutions_format: str  # short format name for SELECT/ASK results
+    graph_format: str  # short format name for CONSTRUCT/DESCRIBE results
+    default_graphs: tuple[str, ...] = field(default=())
+    named_graphs: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """How a worker opens its store: data files into named graphs, or an on-disk store."""
+    files: tuple[tuple[str, str], ...] = ()  # (path, graph IRI)
+    disk_path: str | None = None
+
+
+class ResultTooLarge(Exception):
+    pass
+
+
+class _CappedBuffer(io.RawIOBase):
+    def __init__(self, cap: int):
+        self.cap, self.parts, self.size = cap, [], 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.size += len(data)
+        if self.size > self.cap:
+            raise ResultTooLarge(f"the result is larger than {self.cap} bytes")
+        self.parts.append(bytes(data))
+        return len(data)
+
+
+def open_store(spec: StoreSpec) -> ox.Store:
+    if spec.disk_path:
+        return ox.Store.read_only(spec.disk_path)
+    from .dataset import RDF_EXTENSIONS
+
+    store = ox.Store()
+    for path, graph in spec.files:
+        store.bulk_load(path=path, format=RDF_EXTENSIONS["." + path.rsplit(".", 1)[-1]], to_graph=ox.NamedNode(graph))
+    return store
+
+
+def execute(store: ox.Store, request: Request, *, max_bytes: int) -> tuple[str, str, bytes]:
+    """Evaluate and serialise; returns (kind, format name, body)."""
+    from .. import formats
+
+    options = {}
+    if request.default_graphs or request.named_graphs:
+        options["default_graph"] = [ox.NamedNode(g) for g in request.default_graphs] or ox.DefaultGraph()
+        options["named_graphs"] = [ox.NamedNode(g) for g in request.named_graphs]
+    else:
+        options["use_default_graph_as_union"] = True
+    results = store.query(request.query, **options)
+    if isinstance(results, ox.QueryTriples):
+        kind, fmt = "triples", formats.by_name(request.graph_format, formats.GRAPH)
+    else:
+        kind = "boolean" if isinstance(results, ox.QueryBoolean) else "solutions"
+        fmt = formats.by_name(request.solutions_format, formats.RESULTS)
+    buffer = _CappedBuffer(max_bytes)
+    try:
+        results.serialize(buffer, format=fmt.ox)
+    except ResultTooLarge:
+        raise
+    except OSError as exc:  # pyoxigraph wraps errors raised by the writer
+        if buffer.size > buffer.cap:
+            raise ResultTooLarge(f"the result is larger than {max_bytes} bytes") from exc
+        raise
+    return kind, fmt.name, b"".join(buffer.parts)
+
+
+def main(conn, spec: StoreSpec, max_bytes: int, memory_limit_mb: int) -> None:
+    """Worker process entry point: open the store, then answer requests until EOF."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    if memory_limit_mb:
+        limit = memory_limit_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        store = open_store(spec)
+    except Exception as exc:  # reported to the parent, which keeps the last good pool
+        conn.send_bytes(pickle.dumps(("failed", f"{type(exc).__name__}: {exc}")))
+        return
+    conn.send_bytes(pickle.dumps(("ready", os.getpid())))
+    while True:
+        try:
+            request = pickle.loads(conn.recv_bytes())
+        except (EOFError, OSError):
+            return
+        try:
+            kind, fmt, body = execute(store, request, max_bytes=max_bytes)
+        except SyntaxError as exc:
+            conn.send_bytes(pickle.dumps(("syntax", str(exc))))
+        except ResultTooLarge as exc:
+            conn.send_bytes(pickle.dumps(("too_large", str(exc))))
+        except MemoryError:
+            conn.send_bytes(pickle.dumps(("memory", "the query needed more memory than a worker may use")))
+        except Exception as exc:  # an evaluation error is the query's problem, not the server's
+            conn.send_bytes(pickle.dumps(("eval", f"{type(exc).__name__}: {exc}")))
+        else:
+            conn.send_bytes(pickle.dumps(("ok", kind, fmt)))
+            conn.send_bytes(body)
