@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # --- query execution
     query_timeout: float = Field(30.0, gt=0, description="Seconds a query may run before its worker is killed.")
     query_workers: int = Field(2, ge=1, description="Query worker processes per server process.")
+    worker_memory_mb: int = Field(4096, ge=0, description="Address-space limit of each query worker in MiB (0: none); "
+                                  "a query that needs more fails cleanly instead of exhausting the machine.")
     max_result_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Largest serialised query result returned.")
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest request body accepted (413 above).")
     allowed_service_endpoints: Annotated[list[str], NoDecode] = Field(

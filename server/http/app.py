@@ -1,0 +1,50 @@
+"""The FastAPI application: routers by audience, the backend on app.state via lifespan.
+
+``create_app`` is the uvicorn factory (``uvicorn --factory server.http.app:create_app``).
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+
+from .. import __version__
+from ..settings import Settings, get_settings
+from ..store.backend import open_backend
+from . import errors
+from .routers import meta, sparql
+
+DESCRIPTION = """ARKG, the Afghan Resistance Knowledge Graph: attributed, possibly contested claims
+from five news articles (2021-2022) as linked data. A read-only SPARQL 1.1 endpoint,
+dereferenceable entity URIs and dumps. Data licence: CC BY 4.0."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; ``settings`` default to the process's (flags and ARKG_* variables)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        backend = open_backend(settings)
+        await backend.start()
+        app.state.backend = backend
+        try:
+            yield
+        finally:
+            await app.state.backend.close()
+
+    app = FastAPI(title="ARKG", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  license_info={"name": "Data: CC BY 4.0; code: MIT"})
+    app.state.settings = settings
+    app.dependency_overrides[get_settings] = lambda: settings
+    errors.install(app)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,
+                       allow_methods=["GET", "HEAD", "POST", "OPTIONS"], allow_headers=["*"],
+                       expose_headers=["ETag", "Content-Location", "Location", "Retry-After"], max_age=86400)
+    for router in (sparql.router, meta.router):
+        app.include_router(router)
+    return app

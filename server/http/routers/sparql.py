@@ -1,0 +1,137 @@
+"""The SPARQL 1.1 Protocol endpoint at /sparql (queries only; the service is read-only)."""
+
+from __future__ import annotations
+
+import pyoxigraph as ox
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from ... import formats
+from ...settings import Settings, get_settings
+from ...sparql import protocol
+from ...sparql.service import prepare
+from ...sparql.service_description import PREFIXES as SD_PREFIXES, service_description
+from ...store.backend import Backend
+from ...urls import UrlMap
+from ..caching import CACHE_DYNAMIC, etag_for, not_modified
+from ..deps import get_backend, get_urls
+from ..errors import ClientError
+
+router = APIRouter(tags=["sparql"])
+
+DESCRIPTION_FORMATS = [formats.TURTLE, formats.JSONLD, formats.RDFXML, formats.NTRIPLES]
+
+_QUERY_DOC = {
+    "parameters": [
+        {"name": "query", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "A SPARQL 1.1 query (SELECT, ASK, CONSTRUCT, DESCRIBE). Without it: the Service Description."},
+        {"name": "default-graph-uri", "in": "query", "required": False,
+         "schema": {"type": "array", "items": {"type": "string"}}, "explode": True,
+         "description": "Named graph(s) of this dataset to use as the default graph (default: the union of all)."},
+        {"name": "named-graph-uri", "in": "query", "required": False,
+         "schema": {"type": "array", "items": {"type": "string"}}, "explode": True,
+         "description": "Named graph(s) of this dataset visible to GRAPH."},
+        {"name": "format", "in": "query", "required": False,
+         "schema": {"type": "string", "enum": [f.name for f in formats.RESULTS + formats.GRAPH]},
+         "description": "Result format, overriding the Accept header (for download links)."},
+    ],
+    "responses": {
+        "200": {"description": "Query results (SPARQL JSON/XML/CSV/TSV for SELECT and ASK; Turtle, N-Triples, "
+                               "JSON-LD, RDF/XML, TriG, N-Quads for CONSTRUCT and DESCRIBE) or the Service Description.",
+                "content": {f.media_type: {} for f in formats.RESULTS + formats.GRAPH}},
+        "304": {"description": "Not modified (If-None-Match)."},
+        "400": {"description": "Malformed query or parameters; the body says what to fix."},
+        "403": {"description": "An update operation: the service is read-only."},
+        "406": {"description": "No acceptable result format."},
+        "413": {"description": "Request body or result too large."},
+        "415": {"description": "Unsupported Content-Type for POST."},
+        "429": {"description": "This client has used its share of query time; see Retry-After."},
+        "503": {"description": "The query exceeded the time limit, or no worker is available."},
+    },
+}
+
+_POST_DOC = {
+    "requestBody": {"required": True, "content": {
+        "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
+            "query": {"type": "string"}, "default-graph-uri": {"type": "array", "items": {"type": "string"}},
+            "named-graph-uri": {"type": "array", "items": {"type": "string"}}, "format": {"type": "string"}},
+            "required": ["query"]}},
+        "application/sparql-query": {"schema": {"type": "string"}},
+    }},
+    "parameters": _QUERY_DOC["parameters"][1:],
+    "responses": _QUERY_DOC["responses"],
+}
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 past ``limit`` bytes (checked while streaming)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ClientError(413, f"The request body is {declared} bytes; the limit is {limit} bytes.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ClientError(413, f"The request body exceeds the limit of {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def answer(request: Request, pq: protocol.ProtocolQuery, backend: Backend, settings: Settings,
+                 urls: UrlMap) -> Response:
+    """Run one protocol query and build its response (shared by GET and POST)."""
+    if pq.query is None:
+        return describe_service(request, backend, settings, urls)
+    accept = request.headers.get("accept")
+    prepared = prepare(pq, accept, backend.info, urls, settings.allowed_service_endpoints)
+    headers = {"Vary": "Accept", "Cache-Control": CACHE_DYNAMIC}
+    etag = etag_for(backend.info.version, pq.query, prepared.request.solutions_format,
+                    prepared.request.graph_format, *prepared.request.default_graphs, "|",
+                    *prepared.request.named_graphs)
+    if request.method in ("GET", "HEAD"):
+        cached = not_modified(request, etag, headers)
+        if cached is not None:
+            return cached
+        headers["ETag"] = etag
+    else:
+        headers["Cache-Control"] = "no-store"
+    limiter = getattr(request.app.state, "limiter", None)
+    if limiter is not None:
+        async with limiter.slot(request):
+            result = await backend.run(prepared.request)
+    else:
+        result = await backend.run(prepared.request)
+    fmt = formats.by_name(result.format)
+    return Response(result.body, media_type=fmt.content_type, headers=headers)
+
+
+def describe_service(request: Request, backend: Backend, settings: Settings, urls: UrlMap) -> Response:
+    """The Service Description, in the RDF format the client prefers."""
+    fmt = formats.negotiate(request.headers.get("accept"), DESCRIPTION_FORMATS)
+    headers = {"Vary": "Accept", "Cache-Control": CACHE_DYNAMIC}
+    etag = etag_for(backend.info.version, "service-description", fmt.name, settings.public_url)
+    cached = not_modified(request, etag, headers)
+    if cached is not None:
+        return cached
+    triples = service_description(urls, backend.info, allowed_services=settings.allowed_service_endpoints)
+    body = ox.serialize(triples, format=fmt.ox, prefixes=SD_PREFIXES if fmt is formats.TURTLE else None)
+    return Response(body, media_type=fmt.content_type, headers={**headers, "ETag": etag})
+
+
+@router.api_route("/sparql", methods=["GET", "HEAD"], openapi_extra=_QUERY_DOC,
+                  summary="SPARQL query (GET) or Service Description (no query)")
+async def sparql_get(request: Request, backend: Backend = Depends(get_backend),
+                     settings: Settings = Depends(get_settings), urls: UrlMap = Depends(get_urls)) -> Response:
+    items = protocol.parse_query_string(request.scope.get("query_string", b""))
+    return await answer(request, protocol.parse_params(items), backend, settings, urls)
+
+
+@router.post("/sparql", openapi_extra=_POST_DOC, summary="SPARQL query (POST, form-encoded or direct)")
+async def sparql_post(request: Request, backend: Backend = Depends(get_backend),
+                      settings: Settings = Depends(get_settings), urls: UrlMap = Depends(get_urls)) -> Response:
+    body = await read_body(request, settings.max_body_bytes)
+    url_items = protocol.parse_query_string(request.scope.get("query_string", b""))
+    pq = protocol.parse_post(request.headers.get("content-type"), body, url_items)
+    if pq.query is None:
+        raise ClientError(400, "POST needs a query: send query=... (form) or the query as an application/sparql-query body.")
+    return await answer(request, pq, backend, settings, urls)

@@ -1,0 +1,100 @@
+"""The SPARQL 1.1 Protocol for queries, independent of the web framework.
+
+:func:`parse_form` and :func:`parse_direct` turn what the client sent (parameters, body,
+content type) into a :class:`ProtocolQuery`, or raise :class:`ProtocolError` with the
+status and a message saying what to fix.
+
+>>> parse_params([("query", "ASK {}"), ("default-graph-uri", "http://g")]).default_graphs
+('http://g',)
+>>> parse_params([("query", "ASK {}"), ("query", "ASK {}")])
+Traceback (most recent call last):
+...
+server.sparql.protocol.ProtocolError: Exactly one 'query' parameter is allowed; this request has 2.
+>>> parse_params([("update", "DROP ALL")])
+Traceback (most recent call last):
+...
+server.sparql.protocol.ProtocolError: This SPARQL service is read-only: the 'update' operation is refused. Send queries (SELECT, ASK, CONSTRUCT, DESCRIBE) only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+FORM = "application/x-www-form-urlencoded"
+QUERY = "application/sparql-query"
+UPDATE = "application/sparql-update"
+
+READ_ONLY = ("This SPARQL service is read-only: the 'update' operation is refused. "
+             "Send queries (SELECT, ASK, CONSTRUCT, DESCRIBE) only.")
+
+
+class ProtocolError(ValueError):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+@dataclass(frozen=True)
+class ProtocolQuery:
+    query: str | None  # None: no query (a request for the service description)
+    default_graphs: tuple[str, ...] = ()
+    named_graphs: tuple[str, ...] = ()
+    format: str | None = None  # ?format= override of content negotiation
+
+
+def _text(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(400, f"The {what} is not valid UTF-8 (byte {exc.start}); "
+                                 "send the query encoded as UTF-8.") from None
+
+
+def parse_params(items: list[tuple[str, str]]) -> ProtocolQuery:
+    """Protocol parameters (from the URL or a form body) to a query."""
+    queries = [v for k, v in items if k == "query"]
+    if any(k == "update" for k, _ in items):
+        raise ProtocolError(403, READ_ONLY)
+    if len(queries) > 1:
+        raise ProtocolError(400, f"Exactly one 'query' parameter is allowed; this request has {len(queries)}.")
+    formats = [v for k, v in items if k == "format"]
+    if len(formats) > 1:
+        raise ProtocolError(400, "At most one 'format' parameter is allowed.")
+    query = queries[0] if queries else None
+    if query is not None and not query.strip():
+        raise ProtocolError(400, "The 'query' parameter is empty; send a SPARQL query.")
+    if query is not None and "\x00" in query:
+        raise ProtocolError(400, "The query contains a NUL character; remove it.")
+    return ProtocolQuery(
+        query=query,
+        default_graphs=tuple(v for k, v in items if k == "default-graph-uri"),
+        named_graphs=tuple(v for k, v in items if k == "named-graph-uri"),
+        format=formats[0] if formats else None,
+    )
+
+
+def parse_query_string(raw: bytes) -> list[tuple[str, str]]:
+    """Decode a URL query string or form body strictly as UTF-8."""
+    text = _text(raw, "request")
+    try:
+        return parse_qsl(text, keep_blank_values=True, strict_parsing=False, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise ProtocolError(400, "A percent-encoded parameter is not valid UTF-8; encode the query as UTF-8.") from None
+
+
+def parse_post(content_type: str | None, body: bytes, url_items: list[tuple[str, str]]) -> ProtocolQuery:
+    """A POST request: form-encoded parameters or a direct ``application/sparql-query`` body."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media == FORM:
+        return parse_params(url_items + parse_query_string(body))
+    if media == QUERY:
+        if any(k == "query" for k, _ in url_items):
+            raise ProtocolError(400, "With Content-Type application/sparql-query the query is the body; "
+                                     "do not also send a 'query' URL parameter.")
+        return parse_params(url_items + [("query", _text(body, "request body"))])
+    if media == UPDATE:
+        raise ProtocolError(403, READ_ONLY)
+    if not media:
+        raise ProtocolError(415, f"POST needs a Content-Type: {FORM} (query=...) or {QUERY} (the query as body).")
+    raise ProtocolError(415, f"Content-Type {media} is not accepted; use {FORM} (query=...) or {QUERY}.")

@@ -1,0 +1,68 @@
+"""From a protocol query to a worker request: guard, dataset checks and format choice.
+
+Framework-free; the HTTP router calls :func:`prepare`, then the backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import formats
+from ..store.backend import DatasetInfo
+from ..store.worker import Request
+from ..urls import UrlMap
+from . import guard
+from .protocol import ProtocolError, ProtocolQuery
+
+
+@dataclass(frozen=True)
+class Prepared:
+    request: Request
+    form: str | None
+    expected: formats.Format  # the format of the response if the query form is as analysed
+
+
+def _graphs(names: tuple[str, ...], info: DatasetInfo, urls: UrlMap, what: str) -> tuple[str, ...]:
+    out = []
+    for name in names:
+        iri = urls.canonical(name)
+        if iri not in info.graph_counts:
+            known = ", ".join(sorted(info.graph_counts))
+            raise ProtocolError(400, f"The {what} <{name}> does not exist in this dataset. Known graphs: {known}")
+        out.append(iri)
+    return tuple(out)
+
+
+def prepare(pq: ProtocolQuery, accept: str | None, info: DatasetInfo, urls: UrlMap,
+            allowed_services: list[str]) -> Prepared:
+    """Check the query and choose formats; raises GuardError, ProtocolError or NotAcceptable."""
+    analysis = guard.check(guard.analyse(pq.query), allowed_services=allowed_services)
+    default_graphs = _graphs(pq.default_graphs, info, urls, "default-graph-uri")
+    named_graphs = _graphs(pq.named_graphs, info, urls, "named-graph-uri")
+    _graphs(tuple(analysis.from_graphs), info, urls, "FROM graph")
+    _graphs(tuple(analysis.from_named), info, urls, "FROM NAMED graph")
+
+    def choose(offered: list[formats.Format]) -> formats.Format:
+        if pq.format:
+            return formats.by_name(pq.format, offered)
+        return formats.negotiate(accept, offered)
+
+    form = analysis.form
+    if form in ("SELECT", "ASK"):
+        solutions = expected = choose(formats.RESULTS)
+        graph = formats.TURTLE
+    elif form in ("CONSTRUCT", "DESCRIBE"):
+        graph = expected = choose(formats.GRAPH)
+        solutions = formats.JSON
+    else:  # not recognisable: the parser will say why; pick formats leniently
+        try:
+            solutions = choose(formats.RESULTS)
+        except (formats.NotAcceptable, formats.UnknownFormat):
+            solutions = formats.JSON
+        try:
+            graph = choose(formats.GRAPH)
+        except (formats.NotAcceptable, formats.UnknownFormat):
+            graph = formats.TURTLE
+        expected = solutions
+    request = Request(pq.query, solutions.name, graph.name, default_graphs, named_graphs)
+    return Prepared(request, form, expected)

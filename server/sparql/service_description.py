@@ -1,0 +1,73 @@
+"""The SPARQL 1.1 Service Description of the endpoint, as triples (W3C sparql11-service-description).
+
+It states the public endpoint URL, the result formats actually served (from
+``server.formats``), the features, and the dataset: the union default graph and each
+named graph with its triple count (VoID). Hash IRIs instead of blank nodes keep the
+description stable and linkable.
+"""
+
+from __future__ import annotations
+
+import pyoxigraph as ox
+
+from .. import formats
+from ..store.backend import DatasetInfo
+from ..urls import UrlMap
+
+SD = "http://www.w3.org/ns/sparql-service-description#"
+VOID = "http://rdfs.org/ns/void#"
+RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+DCTERMS = "http://purl.org/dc/terms/"
+XSD_INT = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
+
+# W3C format IRIs (https://www.w3.org/ns/formats/) for the formats the endpoint serves.
+FORMAT_IRIS = {
+    "json": "SPARQL_Results_JSON", "xml": "SPARQL_Results_XML", "csv": "SPARQL_Results_CSV",
+    "tsv": "SPARQL_Results_TSV", "ttl": "Turtle", "nt": "N-Triples", "jsonld": "JSON-LD",
+    "rdf": "RDF_XML", "trig": "TriG", "nq": "N-Quads",
+}
+
+
+def service_description(urls: UrlMap, info: DatasetInfo, *, allowed_services: list[str]) -> list[ox.Triple]:
+    """The description of the endpoint at ``urls.sparql_endpoint``."""
+    endpoint = ox.NamedNode(urls.sparql_endpoint)
+    service = ox.NamedNode(urls.sparql_endpoint + "#service")
+    dataset = ox.NamedNode(urls.sparql_endpoint + "#dataset")
+    default = ox.NamedNode(urls.sparql_endpoint + "#default-graph")
+
+    def sd(local: str) -> ox.NamedNode:
+        return ox.NamedNode(SD + local)
+
+    triples = [
+        ox.Triple(service, RDF_TYPE, sd("Service")),
+        ox.Triple(service, sd("endpoint"), endpoint),
+        ox.Triple(service, sd("supportedLanguage"), sd("SPARQL11Query")),
+        ox.Triple(service, sd("feature"), sd("UnionDefaultGraph")),
+        ox.Triple(service, ox.NamedNode(DCTERMS + "title"), ox.Literal("ARKG SPARQL endpoint (read-only)", language="en")),
+        ox.Triple(service, sd("defaultDataset"), dataset),
+        ox.Triple(dataset, RDF_TYPE, sd("Dataset")),
+        ox.Triple(dataset, sd("defaultGraph"), default),
+        ox.Triple(default, RDF_TYPE, sd("Graph")),
+        ox.Triple(default, ox.NamedNode(VOID + "triples"), ox.Literal(str(info.triples), datatype=XSD_INT)),
+    ]
+    if allowed_services:
+        triples.append(ox.Triple(service, sd("feature"), sd("BasicFederatedQuery")))
+    for fmt in formats.RESULTS + formats.GRAPH:
+        triples.append(ox.Triple(service, sd("resultFormat"),
+                                 ox.NamedNode("http://www.w3.org/ns/formats/" + FORMAT_IRIS[fmt.name])))
+    for graph_iri, count in sorted(info.graph_counts.items()):
+        name = graph_iri.rsplit("/", 1)[-1]
+        named = ox.NamedNode(f"{urls.sparql_endpoint}#named-graph-{name}")
+        graph = ox.NamedNode(f"{urls.sparql_endpoint}#graph-{name}")
+        triples += [
+            ox.Triple(dataset, sd("namedGraph"), named),
+            ox.Triple(named, RDF_TYPE, sd("NamedGraph")),
+            ox.Triple(named, sd("name"), ox.NamedNode(graph_iri)),
+            ox.Triple(named, sd("graph"), graph),
+            ox.Triple(graph, RDF_TYPE, sd("Graph")),
+            ox.Triple(graph, ox.NamedNode(VOID + "triples"), ox.Literal(str(count), datatype=XSD_INT)),
+        ]
+    return triples
+
+
+PREFIXES = {"sd": SD, "void": VOID, "dcterms": DCTERMS}
