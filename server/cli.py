@@ -49,5 +49,85 @@ def curate(corpus: Optional[Path] = CorpusOption,
         typer.echo(f"wrote {path}")
 
 
+def _settings(**flags):
+    """Settings from ARKG_* variables, overridden by the flags actually given."""
+    from .settings import Settings
+
+    return Settings(**{k: v for k, v in flags.items() if v is not None})
+
+
+@app.command()
+def serve(host: Optional[str] = typer.Option(None, help="Interface to listen on (default 127.0.0.1)."),
+          port: Optional[int] = typer.Option(None, help="TCP port (default 8000)."),
+          workers: Optional[int] = typer.Option(None, help="uvicorn worker processes (default 1)."),
+          store: Optional[Path] = typer.Option(None, help="Open this prebuilt on-disk store read-only instead of loading the files."),
+          remote: Optional[str] = typer.Option(None, "--remote", help="Use this external SPARQL 1.1 endpoint instead of the embedded store."),
+          public_url: Optional[str] = typer.Option(None, help="The URL clients reach this server at (behind a proxy)."),
+          query_timeout: Optional[float] = typer.Option(None, help="Seconds before a query is stopped (default 30)."),
+          query_workers: Optional[int] = typer.Option(None, help="Query worker processes per server process (default 2)."),
+          data_dir: Optional[Path] = typer.Option(None, help="Directory with ontology/, graphs/, shapes/ (default: the package's).")) -> None:
+    """Serve the dataset: SPARQL endpoint, entity pages and dumps (validates the data first)."""
+    import os
+
+    import uvicorn
+
+    settings = _settings(host=host, port=port, workers=workers, store=store, remote_endpoint=remote,
+                         public_url=public_url, query_timeout=query_timeout, query_workers=query_workers,
+                         data_dir=data_dir)
+    if public_url is None and (host or port) and "ARKG_PUBLIC_URL" not in os.environ:
+        settings = settings.model_copy(update={"public_url": f"http://{settings.host}:{settings.port}/"})
+    if settings.validate_on_start and not settings.store and not settings.remote_endpoint:
+        from .validation import validate_for_serving
+
+        report = validate_for_serving(settings)
+        if report is not None:
+            typer.echo(report, err=True)
+            typer.echo("Refusing to serve data that fails validation (see the report above).", err=True)
+            raise typer.Exit(1)
+    os.environ.update(settings.to_env())  # every uvicorn worker process builds the same Settings
+    os.environ["ARKG_VALIDATE_ON_START"] = "false"  # done once, here
+    uvicorn.run("server.http.app:create_app", factory=True, host=settings.host, port=settings.port,
+                workers=settings.workers, loop="uvloop", http="httptools", log_level="warning",
+                timeout_graceful_shutdown=int(settings.query_timeout) + 5)
+
+
+@app.command()
+def query(sparql: str = typer.Argument(..., help="The SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE)."),
+          format: str = typer.Option("tsv", "--format", "-f", help="json|csv|tsv|xml for SELECT/ASK; ttl|nt|jsonld|rdf|trig|nq for CONSTRUCT/DESCRIBE."),
+          data_dir: Optional[Path] = typer.Option(None, help="Directory with ontology/, graphs/, shapes/."),
+          store: Optional[Path] = typer.Option(None, help="A prebuilt on-disk store to query instead.")) -> None:
+    """Run one query against the dataset and print the results."""
+    import sys
+
+    from . import formats
+    from .sparql import guard
+    from .store import dataset
+    from .store.worker import Request, execute, open_store, StoreSpec
+
+    settings = _settings(data_dir=data_dir, store=store)
+    try:
+        guard.check(guard.analyse(sparql), allowed_services=settings.allowed_service_endpoints)
+        fmt = formats.by_name(format)
+    except (guard.GuardError, formats.UnknownFormat) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
+    is_graph = fmt in formats.GRAPH
+    if settings.store:
+        spec = StoreSpec(disk_path=str(settings.store))
+    else:
+        spec = StoreSpec(files=tuple((str(f.path), f.graph_iri) for f in dataset.dataset_files(settings.data_dir)))
+    request = Request(sparql, "tsv" if is_graph else fmt.name, fmt.name if is_graph else "ttl")
+    try:
+        kind, produced, body = execute(open_store(spec), request, max_bytes=settings.max_result_bytes)
+    except SyntaxError as exc:
+        typer.echo(f"SPARQL syntax error: {exc}", err=True)
+        raise typer.Exit(2)
+    if produced != fmt.name:
+        typer.echo(f"--format {format} does not fit a {kind} result; use "
+                   + ("json|csv|tsv|xml" if is_graph else "ttl|nt|jsonld|rdf|trig|nq"), err=True)
+        raise typer.Exit(2)
+    sys.stdout.buffer.write(body)
+
+
 if __name__ == "__main__":
     app()

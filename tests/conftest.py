@@ -1,0 +1,82 @@
+"""Shared fixtures: the real app over the real data (ASGI client) and real server processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from server.http.app import create_app
+from server.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "seeds"
+ARKG = [sys.executable, "-m", "server.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(query_timeout=5, query_workers=2, public_url="http://testserver/", rate_limit=False)
+
+
+@pytest.fixture(scope="session")
+def app(settings):
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def client(app):
+    """One running app (lifespan started: worker pool up) for the whole session."""
+    with TestClient(app) as c:
+        yield c
+
+
+class LiveServer:
+    """`arkg serve` in a real process on 127.0.0.1; stopped by PID at teardown."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None, startup: float = 60.0):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        full_env = {**os.environ, "ARKG_RATE_LIMIT": "false", **(env or {})}
+        self.proc = subprocess.Popen([*ARKG, "serve", "--port", str(self.port), *args], env=full_env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + startup
+        while time.monotonic() < deadline:  # bounded wait for the port
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.proc.stdout.read().decode()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("server did not start in time")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    server = LiveServer("--query-timeout", "3")
+    yield server
+    server.stop()
