@@ -16,7 +16,7 @@ Outputs, per article slug ``a``:
 ...                  NamedNode("https://w3id.org/arkg/id/place/y"))
 '2a6a4b250395dc93'
 >>> locate("He said “yes” and he said “yes”.", "said “yes”", occurrence=2)
-(20, 30)
+(21, 31)
 >>> typed_date("--09-17")
 ('"--09-17"^^<http://www.w3.org/2001/XMLSchema#gMonthDay>', 'MonthDay')
 """

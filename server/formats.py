@@ -115,10 +115,11 @@ def _quality(fmt: Format, ranges: list[tuple[str, str, float]]) -> float:
     best_specificity, best_q = -1, 0.0
     for media in (fmt.media_type, *fmt.aliases):
         main, _, sub = media.partition("/")
+        primary = media == fmt.media_type
         for r_main, r_sub, q in ranges:
             if r_main == main and r_sub == sub:
-                specificity = 3 if media == fmt.media_type else 2
-            elif r_main == main and r_sub == "*":
+                specificity = 3 if primary else 2
+            elif r_main == main and r_sub == "*" and primary:  # aliases match exactly only
                 specificity = 1
             elif r_main == "*" and r_sub == "*":
                 specificity = 0

@@ -1,7 +1,7 @@
 """ETags, conditional requests and cache headers for read-only, versioned data.
 
 >>> etag_for("v1", "SELECT 1", "json")
-'W/"v1-8f7a3b5c0c9e1e4c"'
+'W/"v1-1d8a32e116bfaf9c"'
 """
 
 from __future__ import annotations

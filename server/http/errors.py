@@ -71,8 +71,8 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, QueryError) and status == 400 and not message.startswith("SPARQL"):
             message = f"SPARQL query error: {message}"
         headers = {"Retry-After": "5"} if isinstance(exc, (PoolUnavailable, WorkerCrashed)) else None
-        if isinstance(exc, QueryTimeout):
-            headers = None
+        if isinstance(exc, formats.NotAcceptable):
+            headers = {"Vary": "Accept"}
         return error_response(request, status, message, headers)
 
     for cls in (ClientError, ProtocolError, GuardError, formats.NotAcceptable, formats.UnknownFormat, QueryError):

@@ -64,5 +64,6 @@ def prepare(pq: ProtocolQuery, accept: str | None, info: DatasetInfo, urls: UrlM
         except (formats.NotAcceptable, formats.UnknownFormat):
             graph = formats.TURTLE
         expected = solutions
-    request = Request(pq.query, solutions.name, graph.name, default_graphs, named_graphs)
+    request = Request(pq.query, solutions.name, graph.name, default_graphs, named_graphs,
+                      has_dataset_clause=bool(analysis.from_graphs or analysis.from_named))
     return Prepared(request, form, expected)

@@ -1,4 +1,4 @@
-"""The query worker: a child process that owns a pyoxigraph store and answers queries.
+r"""The query worker: a child process that owns a pyoxigraph store and answers queries.
 
 pyoxigraph cannot interrupt a running query, so queries run here, in a process the
 parent can kill when the time limit passes (see store/pool.py). The worker speaks a tiny
@@ -7,8 +7,8 @@ a pickled header tuple followed by the serialised body bytes.
 
 >>> import pyoxigraph as ox
 >>> store = ox.Store()
->>> execute(store, Request("SELECT (1+1 AS ?two) {}", "json", "ttl"), max_bytes=1000)
-('solutions', 'json', b'{"head":{"vars":["two"]},"results":{"bindings":[{"two":{"type":"literal","datatype":"http://www.w3.org/2001/XMLSchema#integer","value":"2"}}]}}')
+>>> execute(store, Request("SELECT (1+1 AS ?two) {}", "csv", "ttl"), max_bytes=1000)
+('solutions', 'csv', b'two\r\n2\r\n')
 >>> execute(store, Request("SELECT (1+1 AS ?two) {}", "json", "ttl"), max_bytes=10)
 Traceback (most recent call last):
 ...
@@ -34,6 +34,7 @@ class Request:
     graph_format: str  # short format name for CONSTRUCT/DESCRIBE results
     default_graphs: tuple[str, ...] = field(default=())
     named_graphs: tuple[str, ...] = field(default=())
+    has_dataset_clause: bool = False  # the query has FROM / FROM NAMED: it sets its own dataset
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def execute(store: ox.Store, request: Request, *, max_bytes: int) -> tuple[str, 
     if request.default_graphs or request.named_graphs:
         options["default_graph"] = [ox.NamedNode(g) for g in request.default_graphs] or ox.DefaultGraph()
         options["named_graphs"] = [ox.NamedNode(g) for g in request.named_graphs]
-    else:
+    elif not request.has_dataset_clause:
         options["use_default_graph_as_union"] = True
     results = store.query(request.query, **options)
     if isinstance(results, ox.QueryTriples):
