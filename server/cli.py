@@ -129,5 +129,19 @@ def query(sparql: str = typer.Argument(..., help="The SPARQL query (SELECT, ASK,
     sys.stdout.buffer.write(body)
 
 
+@app.command("build-store")
+def build_store(out: Path = typer.Option(..., "--out", help="Directory to create the on-disk store in (must not exist or be empty)."),
+                data_dir: Optional[Path] = typer.Option(None, help="Directory with ontology/, graphs/, shapes/ (default: the package's).")) -> None:
+    """Build an on-disk store that `arkg serve --store DIR` opens read-only from several processes."""
+    from .store.build import BuildError, build_store as build
+
+    try:
+        built = build(out, data_dir or _settings().data_dir)
+    except BuildError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
+    typer.echo(f"built {built.path}: {built.triples} quads, version {built.version}, {built.seconds:.1f} s")
+
+
 if __name__ == "__main__":
     app()

@@ -54,7 +54,13 @@ class Settings(BaseSettings):
     # --- per-client limits (see SECURITY.md)
     rate_limit: bool = Field(True, description="Per-client budgets of query time and concurrent expensive queries.")
     client_query_seconds_per_minute: float = Field(60.0, gt=0, description="Query processing time one client may use per minute.")
-    client_max_concurrent: int = Field(4, ge=1, description="Concurrent queries one client may have in flight.")
+    client_max_concurrent: int = Field(4, ge=1, description="Concurrent queries one client may have in flight "
+                                       "(with the embedded store at most query_workers - 1, so one client never holds them all).")
+    client_queue_seconds: float = Field(2.0, ge=0, description="How long a query over its client's concurrency waits "
+                                        "for one of that client's queries to finish before 429.")
+    forwarded_allow_ips: str = Field("", description="Comma-separated addresses of reverse proxies whose "
+                                     "X-Forwarded-For names the client (per-client limits); empty: trust no one, "
+                                     "the TCP peer is the client. '*' trusts everyone (never on a public port).")
 
     @field_validator("public_url", "base_iri")
     @classmethod

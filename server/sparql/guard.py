@@ -49,7 +49,7 @@ _TOKEN = re.compile(
 # SERVICE, no FROM and has no codepoint escape (checked by _NEEDS_SCAN).
 _PROLOGUE_FORM = re.compile(
     r"(?:\s+|\#[^\n\r]*|PREFIX\s*[^\s:]*:\s*<[^<>\s]*>|BASE\s*<[^<>\s]*>)*([A-Za-z]+)", re.IGNORECASE)
-_NEEDS_SCAN = re.compile(r"service|from|\\[uU]", re.IGNORECASE)
+_NEEDS_SCAN = re.compile(r"\bservice\b|\bfrom\b|\\[uU]", re.IGNORECASE)
 _ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import urlencode
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -120,11 +121,12 @@ class RemoteBackend:
         data = [("query", request.query)]
         data += [("default-graph-uri", g) for g in request.default_graphs]
         data += [("named-graph-uri", g) for g in request.named_graphs]
-        headers = {"Accept": f"{solutions.media_type}, {graph.media_type};q=0.9"}
+        headers = {"Accept": f"{solutions.media_type}, {graph.media_type};q=0.9",
+                   "Content-Type": "application/x-www-form-urlencoded"}
         limit = timeout or self.settings.query_timeout
         started = time.monotonic()
         try:
-            async with self.client.stream("POST", self.endpoint, data=data, headers=headers,
+            async with self.client.stream("POST", self.endpoint, content=urlencode(data).encode(), headers=headers,
                                           timeout=httpx.Timeout(limit, connect=10.0)) as response:
                 chunks, size = [], 0
                 async for chunk in response.aiter_bytes():
