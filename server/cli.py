@@ -69,8 +69,6 @@ def serve(host: Optional[str] = typer.Option(None, help="Interface to listen on 
     """Serve the dataset: SPARQL endpoint, entity pages and dumps (validates the data first)."""
     import os
 
-    import uvicorn
-
     settings = _settings(host=host, port=port, workers=workers, store=store, remote_endpoint=remote,
                          public_url=public_url, query_timeout=query_timeout, query_workers=query_workers,
                          data_dir=data_dir)
@@ -86,9 +84,9 @@ def serve(host: Optional[str] = typer.Option(None, help="Interface to listen on 
             raise typer.Exit(1)
     os.environ.update(settings.to_env())  # every uvicorn worker process builds the same Settings
     os.environ["ARKG_VALIDATE_ON_START"] = "false"  # done once, here
-    uvicorn.run("server.http.app:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, loop="uvloop", http="httptools", log_level="warning",
-                timeout_graceful_shutdown=int(settings.query_timeout) + 5)
+    from .http import serving
+
+    serving.run(settings)  # uvicorn, with SIGHUP reloads and X-Forwarded-For trust from settings
 
 
 @app.command()

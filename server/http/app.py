@@ -15,6 +15,8 @@ from .. import __version__
 from ..settings import Settings, get_settings
 from ..store.backend import open_backend
 from . import errors
+from .limits import ClientLimiter
+from .reload import InFlightMiddleware, reloading
 from .routers import meta, sparql
 
 DESCRIPTION = """ARKG, the Afghan Resistance Knowledge Graph: attributed, possibly contested claims
@@ -32,7 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await backend.start()
         app.state.backend = backend
         try:
-            yield
+            async with reloading(app, settings):  # SIGHUP: validate, start, swap (server/http/reload.py)
+                yield
         finally:
             await app.state.backend.close()
 
@@ -41,6 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.dependency_overrides[get_settings] = lambda: settings
     errors.install(app)
+    app.state.limiter = ClientLimiter.from_settings(settings) if settings.rate_limit else None
+    app.add_middleware(InFlightMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,
                        allow_methods=["GET", "HEAD", "POST", "OPTIONS"], allow_headers=["*"],

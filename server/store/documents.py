@@ -56,7 +56,7 @@ class Document:
         """The document in ``fmt`` (an RDF format of :mod:`server.formats`)."""
         prefixes = None
         if fmt.ox in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML):
-            prefixes = {**PREFIXES, "foaf": FOAF, "hydra": HYDRA, "id": self.thing.base + "id/"}
+            prefixes = {**PREFIXES, "foaf": FOAF, "hydra": HYDRA}
         return ox.serialize(self.triples, format=fmt.ox, prefixes=prefixes)
 
 
