@@ -90,6 +90,24 @@ def serve(host: Optional[str] = typer.Option(None, help="Interface to listen on 
 
 
 @app.command()
+def reload(pid: int = typer.Argument(..., help="PID of the `arkg serve` process."),
+           url: Optional[str] = typer.Option(None, help="This server's URL: wait for the outcome in /health and print it.")) -> None:
+    """Reload the data of a running server (SIGHUP): validated first; if it fails, the last good data keeps serving."""
+    import json
+
+    from .http.reload import request_reload
+
+    try:
+        outcome = request_reload(pid, url)
+    except (ProcessLookupError, PermissionError) as exc:
+        typer.echo(f"cannot signal process {pid}: {exc}", err=True)
+        raise typer.Exit(2)
+    if outcome is not None:
+        typer.echo(json.dumps(outcome, indent=2))
+        raise typer.Exit(0 if outcome.get("status") == "ok" else 1)
+
+
+@app.command()
 def query(sparql: str = typer.Argument(..., help="The SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE)."),
           format: str = typer.Option("tsv", "--format", "-f", help="json|csv|tsv|xml for SELECT/ASK; ttl|nt|jsonld|rdf|trig|nq for CONSTRUCT/DESCRIBE."),
           data_dir: Optional[Path] = typer.Option(None, help="Directory with ontology/, graphs/, shapes/."),

@@ -223,6 +223,26 @@ class InFlightMiddleware:
             reloader.end(key)
 
 
+def request_reload(pid: int, url: str | None = None, wait: float = 120.0) -> dict | None:
+    """Send SIGHUP to the server ``pid``; with ``url``, wait for and return its new ``last_reload``."""
+    import httpx
+
+    def last() -> dict | None:
+        return httpx.get(url.rstrip("/") + "/health", timeout=5).json().get("last_reload")
+
+    before = last() if url else None
+    os.kill(pid, signal.SIGHUP)
+    if not url:
+        return None
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = last()
+        if now and now != before:
+            return now
+    raise TimeoutError(f"no reload outcome at {url}/health within {wait:g} s")
+
+
 @asynccontextmanager
 async def reloading(app, settings: Settings):
     """Lifespan part: reload on SIGHUP while the app runs (``app.state.backend`` must be set)."""
