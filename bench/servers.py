@@ -128,4 +128,4 @@ def oxigraph(location: Path, *, log: Path | None = None) -> Server:
 def rdflib_endpoint(files: list[Path], *, log: Path | None = None) -> Server:
     port = free_port()
     return Server("rdflib", [str(BIN / "rdflib-endpoint"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                             *map(str, files)], "/sparql", port, log=log)
+                             *map(str, files)], "/", port, log=log)

@@ -159,5 +159,27 @@ def build_store(out: Path = typer.Option(..., "--out", help="Directory to create
     typer.echo(f"built {built.path}: {built.triples} quads, version {built.version}, {built.seconds:.1f} s")
 
 
+@app.command("build")
+def build_dumps(out: Optional[Path] = typer.Option(None, "--out", help="Dumps directory (default: settings.dumps_dir, var/dumps)."),
+                force: bool = typer.Option(False, "--force", help="Rebuild even if this version's dumps exist."),
+                data_dir: Optional[Path] = typer.Option(None, help="Directory with ontology/, graphs/, shapes/ (default: the package's)."),
+                store: Optional[Path] = typer.Option(None, help="Dump this prebuilt on-disk store instead of the files.")) -> None:
+    """Write versioned dumps (Turtle, N-Triples, N-Quads, TriG, JSON-LD), their VoID and SHA256SUMS under DIR/<version>/."""
+    import time
+
+    from . import dumps
+    from .store.dataset import DatasetError
+
+    started = time.monotonic()
+    try:
+        built = dumps.build_for(_settings(dumps_dir=out, data_dir=data_dir, store=store), force=force)
+    except (DatasetError, dumps.DataChanged, OSError, SyntaxError, ValueError) as exc:
+        typer.echo(f"cannot build the dumps: {exc}", err=True)
+        raise typer.Exit(1)
+    for f in built.files:
+        typer.echo(f"{f.size:>10}  {f.path}")
+    typer.echo(f"version {built.version} in {built.directory} ({time.monotonic() - started:.1f} s)")
+
+
 if __name__ == "__main__":
     app()

@@ -17,7 +17,7 @@ from ..store.backend import open_backend
 from . import errors
 from .limits import ClientLimiter
 from .reload import InFlightMiddleware, reloading
-from .routers import meta, sparql
+from .routers import documents, dumps, meta, pages, sparql, wellknown
 
 DESCRIPTION = """ARKG, the Afghan Resistance Knowledge Graph: attributed, possibly contested claims
 from five news articles (2021-2022) as linked data. A read-only SPARQL 1.1 endpoint,
@@ -50,6 +50,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,
                        allow_methods=["GET", "HEAD", "POST", "OPTIONS"], allow_headers=["*"],
                        expose_headers=["ETag", "Content-Location", "Location", "Retry-After"], max_age=86400)
-    for router in (sparql.router, meta.router):
+    for router in (sparql.router, meta.router, documents.router, pages.router, dumps.router, wellknown.router):
         app.include_router(router)
     return app

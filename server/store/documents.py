@@ -71,7 +71,8 @@ def page_iri(doc_iri: str, page: int, suffix: str = "") -> str:
     return f"{doc_iri}{suffix}" + (f"?page={page}" if page > 1 else "")
 
 
-async def _construct(backend: Backend, query: str) -> list[ox.Triple]:
+async def construct(backend: Backend, query: str) -> list[ox.Triple]:
+    """Run a CONSTRUCT for the server's own use; its triples."""
     result = await backend.run(Request(query, "json", "nt"))
     return [ox.Triple(q.subject, q.predicate, q.object)
             for q in ox.parse(result.body, format=ox.RdfFormat.N_TRIPLES)]
@@ -149,8 +150,8 @@ async def build(backend: Backend, thing: Ref, page: int = 1) -> Document:
 
     Raises :class:`PageOutOfRange` for a page past the last one.
     """
-    own = await _construct(backend, _own_query(thing))
-    incoming = await _construct(backend, _incoming_query(thing, page))
+    own = await construct(backend, _own_query(thing))
+    incoming = await construct(backend, _incoming_query(thing, page))
     if page > 1 and not incoming:
         raise PageOutOfRange(f"This document has fewer than {page} pages; start at page 1.")
     if len(incoming) > PAGE_SIZE or page > 1:
@@ -162,7 +163,7 @@ async def build(backend: Backend, thing: Ref, page: int = 1) -> Document:
     data = own + incoming
     mentioned = sorted({n.value for t in data for n in (t.subject, t.predicate, t.object)
                         if isinstance(n, ox.NamedNode)} - {thing.iri})
-    labels = await _construct(backend, _labels_query(mentioned)) if mentioned else []
+    labels = await construct(backend, _labels_query(mentioned)) if mentioned else []
     seen: set[ox.Triple] = set()
     triples = []
     for t in [*data, *labels, *_metadata(thing, page, last_page)]:

@@ -25,7 +25,8 @@ _PREFIXES = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
 
 # Own properties shown in a page's header rather than in its table of other relations.
 HEADER_PROPERTIES = {RDF + "type", RDFS + "label", SKOS + "prefLabel", SKOS + "altLabel",
-                     SCHEMA + "description", OWL + "sameAs", SKOS + "exactMatch", SKOS + "closeMatch"}
+                     SCHEMA + "description", OWL + "sameAs", SKOS + "exactMatch", SKOS + "closeMatch",
+                     ARKG + "hasClaim", ARKG + "status"}
 EXTERNAL_LINK_PROPERTIES = (OWL + "sameAs", SKOS + "exactMatch", SKOS + "closeMatch")
 # Incoming links that the claim sections already show.
 CLAIM_LINKS = {RDF + "subject", RDF + "object", ARKG + "claimant", ARKG + "intermediary",
@@ -52,11 +53,17 @@ class Node:
         'x'
         >>> Node("https://w3id.org/arkg/ontology#visited", label="visited").text
         'visited'
+        >>> Node("http://schema.org/attendee").text
+        'schema:attendee'
         """
         if self.label:
             return self.label
         if not self.is_iri:
             return self.value
+        if of_iri(self.value) is None:
+            for prefix, namespace in PREFIXES.items():
+                if self.value.startswith(namespace) and len(self.value) > len(namespace):
+                    return f"{prefix}:{self.value[len(namespace):]}"
         return self.value.rstrip("/").rsplit("#", 1)[-1].rsplit("/", 1)[-1] or self.value
 
     @property
@@ -195,62 +202,75 @@ async def labels(backend: Backend, iris: set[str]) -> dict[str, str]:
     return {iri: label for iri, (_, label) in best.items()}
 
 
-_CLAIM_COLUMNS = ["prop", "s", "p", "o", "stance", "claimant", "source", "article", "quote", "prefix",
-                  "suffix", "start", "end", "eventDate", "eventText", "stmtDate", "stmtText", "published",
-                  "note", "label"]
+def _values(var: str, iris) -> str:
+    return f"VALUES ?{var} {{ " + " ".join(term(i) for i in sorted(set(iris))) + " }"
+
+
+def _first(props: dict[str, list[dict]], predicate: str) -> dict | None:
+    found = props.get(predicate)
+    return min(found, key=lambda r: r["o"]) if found else None
 
 
 async def claims(backend: Backend, where: str) -> list[ClaimView]:
-    """Every claim ``?claim`` that the SPARQL group pattern ``where`` selects, in text order."""
-    samples = " ".join(f"(SAMPLE(?{c}_) AS ?{c})" for c in _CLAIM_COLUMNS)
-    query = f"""{_PREFIXES}SELECT ?claim {samples} (SAMPLE(isIRI(?o_)) AS ?o_iri)
-      (SAMPLE(IF(isLiteral(?o_), STR(DATATYPE(?o_)), "")) AS ?o_dt) (SAMPLE(IF(isLiteral(?o_), LANG(?o_), "")) AS ?o_lang)
-    WHERE {{
-      {{ {where} }}
-      ?claim a arkg:Claim ; rdf:subject ?s_ ; rdf:predicate ?p_ ; rdf:object ?o_ .
-      OPTIONAL {{ ?claim arkg:aboutProposition ?prop_ }}
-      OPTIONAL {{ ?claim arkg:stance ?stance_ }}
-      OPTIONAL {{ ?claim arkg:claimant ?claimant_ }}
-      OPTIONAL {{ ?claim rdfs:label ?label_ }}
-      OPTIONAL {{ ?claim prov:wasDerivedFrom ?source_
-                 OPTIONAL {{ ?source_ schema:isPartOf ?partOf }}
-                 BIND(COALESCE(?partOf, ?source_) AS ?article_)
-                 OPTIONAL {{ ?article_ schema:datePublished ?published_ }} }}
-      OPTIONAL {{ ?claim arkg:evidence ?ev . ?ev oa:hasSelector ?qs . ?qs oa:exact ?quote_ .
-                 OPTIONAL {{ ?qs oa:prefix ?prefix_ }} OPTIONAL {{ ?qs oa:suffix ?suffix_ }} }}
-      OPTIONAL {{ ?claim arkg:evidence ?ev2 . ?ev2 oa:hasSelector ?ps . ?ps oa:start ?start_ ; oa:end ?end_ }}
-      OPTIONAL {{ ?claim arkg:eventDate ?eventDate_ }}
-      OPTIONAL {{ ?claim arkg:eventTimeText ?eventText_ }}
-      OPTIONAL {{ ?claim arkg:statementDate ?stmtDate_ }}
-      OPTIONAL {{ ?claim arkg:statementTimeText ?stmtText_ }}
-      OPTIONAL {{ ?claim skos:editorialNote ?note_ }}
-    }} GROUP BY ?claim"""
-    rows = await select(backend, query)
-    if not rows:
+    """Every claim ``?claim`` that the SPARQL group pattern ``where`` selects, in text order.
+
+    A few small queries seeded with VALUES (each an index lookup) instead of one query
+    with many OPTIONALs, which the engine evaluates against every claim in the store.
+    """
+    found = [r["claim"] for r in await select(backend, f"{_PREFIXES}SELECT DISTINCT ?claim WHERE {{ {where} }}")
+             if r.get("claim", "").startswith(("http://", "https://"))]
+    if not found:
         return []
-    inter_rows = await select(backend, f"""{_PREFIXES}SELECT ?claim ?i WHERE {{ {{ {where} }}
-      ?claim a arkg:Claim ; arkg:intermediary ?i }}""")
-    iris = {r.get(c) for r in rows for c in ("prop", "s", "p", "stance", "claimant", "source", "article")}
-    iris |= {r["o"] for r in rows if r.get("o_iri") == "true"} | {r["i"] for r in inter_rows}
+    values = _values("claim", found)
+    props: dict[str, dict[str, list[dict]]] = {}
+    for r in await select(backend, f"SELECT ?claim ?p ?o {_term_columns('o')} WHERE {{ {values} ?claim ?p ?o }}"):
+        props.setdefault(r["claim"], {}).setdefault(r["p"], []).append(r)
+    evidence: dict[str, dict[str, str]] = {}
+    for r in await select(backend, f"""SELECT ?claim ?p ?o WHERE {{ {values}
+      ?claim <{ARKG}evidence> ?ev . ?ev <{OA}hasSelector> ?sel . ?sel ?p ?o }}"""):
+        evidence.setdefault(r["claim"], {})[r["p"]] = r["o"]
+    claim_iris = [c for c in found if any(r["o"] == ARKG + "Claim" for r in props.get(c, {}).get(RDF + "type", []))
+        and all(props.get(c, {}).get(RDF + local) for local in ("subject", "predicate", "object"))]
+    sources = {r["o"] for c in claim_iris for r in props[c].get(PROV + "wasDerivedFrom", [])}
+    part_of: dict[str, str] = {}
+    published: dict[str, str] = {}
+    if sources:
+        for r in await select(backend, f"SELECT ?src ?a WHERE {{ {_values('src', sources)} ?src <{SCHEMA}isPartOf> ?a }}"):
+            part_of[r["src"]] = r["a"]
+        for r in await select(backend, f"""SELECT ?a ?d WHERE {{ {_values('a', sources | set(part_of.values()))}
+          ?a <{SCHEMA}datePublished> ?d }}"""):
+            published[r["a"]] = r["d"]
+    iris = {r["o"] for c in claim_iris for rs in props[c].values() for r in rs if r.get("o_iri") == "true"}
+    iris |= {r["p"] for c in claim_iris for r in props[c].get(RDF + "predicate", [])} | set(part_of.values())
     names = await labels(backend, iris)
-    intermediaries: dict[str, list[Node]] = {}
-    for r in inter_rows:
-        intermediaries.setdefault(r["claim"], []).append(Node(r["i"], label=names.get(r["i"])))
+
+    def node(row: dict | None) -> Node | None:
+        return _node({**row, "v": row["o"], "v_iri": row["o_iri"], "v_dt": row["o_dt"], "v_lang": row["o_lang"]},
+                     "v", names) if row else None
+
+    def text(row: dict | None) -> str | None:
+        return row["o"] if row else None
 
     def integer(value: str | None) -> int | None:
         return int(value) if value and value.lstrip("-").isdigit() else None
 
     out = []
-    for r in rows:
+    for c in claim_iris:
+        p, ev = props[c], evidence.get(c, {})
+        source = _first(p, PROV + "wasDerivedFrom")
+        article = part_of.get(source["o"], source["o"]) if source else None
         out.append(ClaimView(
-            iri=r["claim"], subject=_node(r, "s", names), predicate=_node(r, "p", names), object=_node(r, "o", names),
-            stance=_node(r, "stance", names), claimant=_node(r, "claimant", names), proposition=_node(r, "prop", names),
-            source=_node(r, "source", names), article=_node(r, "article", names),
-            intermediaries=sorted(intermediaries.get(r["claim"], []), key=lambda n: n.text),
-            label=r.get("label"), quote=r.get("quote"), prefix=r.get("prefix"), suffix=r.get("suffix"),
-            start=integer(r.get("start")), end=integer(r.get("end")),
-            event_date=r.get("eventDate"), event_text=r.get("eventText"), statement_date=r.get("stmtDate"),
-            statement_text=r.get("stmtText"), published=r.get("published"), note=r.get("note")))
+            iri=c, subject=node(_first(p, RDF + "subject")), predicate=node(_first(p, RDF + "predicate")),
+            object=node(_first(p, RDF + "object")), stance=node(_first(p, ARKG + "stance")),
+            claimant=node(_first(p, ARKG + "claimant")), proposition=node(_first(p, ARKG + "aboutProposition")),
+            source=node(source), article=Node(article, label=names.get(article)) if article else None,
+            intermediaries=sorted((node(r) for r in p.get(ARKG + "intermediary", [])), key=lambda n: n.text),
+            label=text(_first(p, RDFS + "label")), quote=ev.get(OA + "exact"), prefix=ev.get(OA + "prefix"),
+            suffix=ev.get(OA + "suffix"), start=integer(ev.get(OA + "start")), end=integer(ev.get(OA + "end")),
+            event_date=text(_first(p, ARKG + "eventDate")), event_text=text(_first(p, ARKG + "eventTimeText")),
+            statement_date=text(_first(p, ARKG + "statementDate")),
+            statement_text=text(_first(p, ARKG + "statementTimeText")),
+            published=published.get(article) if article else None, note=text(_first(p, SKOS + "editorialNote"))))
     out.sort(key=lambda c: (c.article.value if c.article else "", c.start if c.start is not None else 1 << 30, c.iri))
     return out
 
@@ -297,8 +317,8 @@ async def thing(backend: Backend, thing: Ref) -> ThingView:
     t = term(thing.iri)
     incoming = await select(backend, f"""SELECT DISTINCT ?s ?p WHERE {{ ?s ?p {t} .
       FILTER(!isIRI(?s) || !STRSTARTS(STR(?s), "{thing.iri}#")) }} ORDER BY ?p ?s""")
-    incoming = [r for r in incoming if r["p"] not in CLAIM_LINKS
-                and not (r["p"] == RDF + "object" or r["s"].startswith(thing.base + "id/claim/"))]
+    # Links from claims (and their evidence) are shown in the claim sections instead.
+    incoming = [r for r in incoming if r["p"] not in CLAIM_LINKS and not r["s"].startswith(thing.base + "id/claim/")]
     total = len(incoming)
     incoming = incoming[:INCOMING_LIMIT]
     iris = {r["p"] for r in own} | {r["o"] for r in own if r.get("o_iri") == "true"}
@@ -349,15 +369,16 @@ async def source(backend: Backend, ref: Ref) -> ThingView:
 async def claim(backend: Backend, ref: Ref) -> tuple[ThingView, ClaimView | None, PropositionView | None]:
     """A claim page: the claim, and its proposition with every claim about it."""
     view = await thing(backend, ref)
-    found = await claims(backend, f"BIND({term(ref.iri)} AS ?claim)")
-    if not found:
+    about = view.values(ARKG + "aboutProposition")
+    # The claims about its proposition include this one: one lookup serves both.
+    where = (f"?claim arkg:aboutProposition {term(about[0].value)}" if about
+             else f"VALUES ?claim {{ {term(ref.iri)} }}")
+    siblings = await claims(backend, where)
+    one = next((c for c in siblings if c.iri == ref.iri), None)
+    if one is None:
         return view, None, None
-    one = found[0]
-    siblings = []
-    if one.proposition:
-        siblings = await claims(backend, f"?claim arkg:aboutProposition {term(one.proposition.value)}")
-    groups = await group_by_proposition(backend, siblings or [one])
-    return view, one, groups[0] if groups else None
+    groups = await group_by_proposition(backend, [c for c in siblings if c.proposition == one.proposition])
+    return view, one, groups[0]
 
 
 async def proposition(backend: Backend, ref: Ref) -> tuple[ThingView, PropositionView | None]:

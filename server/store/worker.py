@@ -21,7 +21,9 @@ import io
 import os
 import pickle
 import resource
+import select
 import signal
+import threading
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -102,6 +104,25 @@ def execute(store: ox.Store, request: Request, *, max_bytes: int) -> tuple[str, 
     return kind, fmt.name, b"".join(buffer.parts)
 
 
+def _exit_when_parent_goes(conn) -> None:
+    """Exit as soon as the server's end of the pipe closes, even in the middle of a query.
+
+    Without this a worker whose server was killed (SIGKILL, OOM killer) would finish its
+    runaway query first, an orphan burning CPU for as long as the query runs. Our parent is
+    the forkserver, which outlives the server, so the parent-death signal cannot tell us;
+    the hang-up on the pipe can. pyoxigraph releases the GIL while it evaluates, so this
+    thread runs during a query. Only hang-up wakes it, never an incoming request.
+    """
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(conn.fileno(), select.POLLHUP | getattr(select, "POLLRDHUP", 0))
+        while not poller.poll():
+            pass
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(conn, spec: StoreSpec, max_bytes: int, memory_limit_mb: int) -> None:
     """Worker process entry point: open the store, then answer requests until EOF."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
@@ -113,6 +134,7 @@ def main(conn, spec: StoreSpec, max_bytes: int, memory_limit_mb: int) -> None:
     except Exception as exc:  # reported to the parent, which keeps the last good pool
         conn.send_bytes(pickle.dumps(("failed", f"{type(exc).__name__}: {exc}")))
         return
+    _exit_when_parent_goes(conn)
     conn.send_bytes(pickle.dumps(("ready", os.getpid())))
     while True:
         try:

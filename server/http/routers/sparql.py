@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pyoxigraph as ox
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ... import formats
-from ...settings import Settings, get_settings
+from ...settings import Settings
 from ...sparql import protocol
 from ...sparql.service import prepare
 from ...sparql.service_description import PREFIXES as SD_PREFIXES, service_description
@@ -16,6 +16,7 @@ from ...urls import UrlMap
 from ..caching import CACHE_DYNAMIC, etag_for, not_modified
 from ..deps import get_backend, get_urls
 from ..errors import ClientError
+from ..pages import query_page
 
 router = APIRouter(tags=["sparql"])
 
@@ -81,7 +82,7 @@ async def answer(request: Request, pq: protocol.ProtocolQuery, backend: Backend,
                  urls: UrlMap) -> Response:
     """Run one protocol query and build its response (shared by GET and POST)."""
     if pq.query is None:
-        return describe_service(request, backend, settings, urls)
+        return await describe_service(request, backend, settings, urls)
     accept = request.headers.get("accept")
     prepared = prepare(pq, accept, backend.info, urls, settings.allowed_service_endpoints)
     headers = {"Vary": "Accept", "Cache-Control": CACHE_DYNAMIC}
@@ -105,9 +106,11 @@ async def answer(request: Request, pq: protocol.ProtocolQuery, backend: Backend,
     return Response(result.body, media_type=fmt.content_type, headers=headers)
 
 
-def describe_service(request: Request, backend: Backend, settings: Settings, urls: UrlMap) -> Response:
-    """The Service Description, in the RDF format the client prefers."""
-    fmt = formats.negotiate(request.headers.get("accept"), DESCRIPTION_FORMATS)
+async def describe_service(request: Request, backend: Backend, settings: Settings, urls: UrlMap) -> Response:
+    """The Service Description, in the RDF format the client prefers; browsers get the query page."""
+    fmt = formats.negotiate(request.headers.get("accept"), DESCRIPTION_FORMATS + [formats.HTML])
+    if fmt is formats.HTML:
+        return await query_page(request, backend, urls, settings)
     headers = {"Vary": "Accept", "Cache-Control": CACHE_DYNAMIC}
     etag = etag_for(backend.info.version, "service-description", fmt.name, settings.public_url)
     cached = not_modified(request, etag, headers)
@@ -118,17 +121,28 @@ def describe_service(request: Request, backend: Backend, settings: Settings, url
     return Response(body, media_type=fmt.content_type, headers={**headers, "ETag": etag})
 
 
+def _context(request: Request) -> tuple[Backend, Settings, UrlMap]:
+    """The backend, settings and URL map of this app, as the dependencies in deps.py give them.
+
+    Read here rather than declared with ``Depends``: on the busiest route FastAPI's dependency
+    solving cost more than a lookup query (sync dependencies each hop to the threadpool, and
+    while the app has ``dependency_overrides`` every dependant is rebuilt per request).
+    """
+    settings = request.app.state.settings
+    return get_backend(request), settings, get_urls(settings)
+
+
 @router.api_route("/sparql", methods=["GET", "HEAD"], openapi_extra=_QUERY_DOC,
                   summary="SPARQL query (GET) or Service Description (no query)")
-async def sparql_get(request: Request, backend: Backend = Depends(get_backend),
-                     settings: Settings = Depends(get_settings), urls: UrlMap = Depends(get_urls)) -> Response:
+async def sparql_get(request: Request) -> Response:
+    backend, settings, urls = _context(request)
     items = protocol.parse_query_string(request.scope.get("query_string", b""))
     return await answer(request, protocol.parse_params(items), backend, settings, urls)
 
 
 @router.post("/sparql", openapi_extra=_POST_DOC, summary="SPARQL query (POST, form-encoded or direct)")
-async def sparql_post(request: Request, backend: Backend = Depends(get_backend),
-                      settings: Settings = Depends(get_settings), urls: UrlMap = Depends(get_urls)) -> Response:
+async def sparql_post(request: Request) -> Response:
+    backend, settings, urls = _context(request)
     body = await read_body(request, settings.max_body_bytes)
     url_items = protocol.parse_query_string(request.scope.get("query_string", b""))
     pq = protocol.parse_post(request.headers.get("content-type"), body, url_items)
