@@ -9,7 +9,9 @@ from __future__ import annotations
 _LOOKUP = "SELECT ?p ?o WHERE {{ <{e}> ?p ?o }}"
 
 # All claims about an entity (as subject or object) with who said it, with what stance, in
-# which article (and its headline) and the verbatim quote.
+# which article (and its headline) and the verbatim quote. Without `?claim a arkg:Claim`:
+# rdf:subject/rdf:object already say it is a claim, and with that pattern Oxigraph 0.5
+# starts from the type and took 150-200 ms instead of 6 ms per query at 100k triples.
 _CLAIMS = """PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 PREFIX arkg: <https://w3id.org/arkg/ontology#>
@@ -18,8 +20,7 @@ PREFIX oa: <http://www.w3.org/ns/oa#>
 PREFIX schema: <http://schema.org/>
 SELECT ?claim ?s ?p ?o ?stance ?speaker ?speakerLabel ?article ?headline ?quote WHERE {{
   {{ ?claim rdf:subject <{e}> }} UNION {{ ?claim rdf:object <{e}> }}
-  ?claim a arkg:Claim ;
-         rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ;
+  ?claim rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ;
          arkg:stance ?stance ;
          arkg:claimant ?speaker ;
          prov:wasDerivedFrom ?article ;

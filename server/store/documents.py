@@ -35,6 +35,7 @@ LICENCE = "https://creativecommons.org/licenses/by/4.0/"
 FOAF = "http://xmlns.com/foaf/0.1/"
 HYDRA = "http://www.w3.org/ns/hydra/core#"
 DCTERMS = PREFIXES["dcterms"]
+VOID = PREFIXES["void"]
 RDF_TYPE = ox.NamedNode(PREFIXES["rdf"] + "type")
 
 # RDF forms of a document: suffix -> format (HTML is listed as a format of the document too).
@@ -58,6 +59,18 @@ class Document:
         if fmt.ox in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML):
             prefixes = {**PREFIXES, "foaf": FOAF, "hydra": HYDRA}
         return ox.serialize(self.triples, format=fmt.ox, prefixes=prefixes)
+
+
+def dataset_iri(base: str) -> str:
+    """The dataset node of the VoID description (:mod:`server.metadata`).
+
+    >>> dataset_iri("https://w3id.org/arkg/")
+    'https://w3id.org/arkg/.well-known/void#dataset'
+    """
+    from ..metadata import void_document  # imported late: metadata imports this module
+    from ..urls import UrlMap
+
+    return void_document(UrlMap(base, base)) + "#dataset"
 
 
 def page_iri(doc_iri: str, page: int, suffix: str = "") -> str:
@@ -125,6 +138,9 @@ def _metadata(thing: Ref, page: int, last_page: int) -> list[ox.Triple]:
         ox.Triple(doc, RDF_TYPE, ox.NamedNode(FOAF + "Document")),
         ox.Triple(doc, ox.NamedNode(FOAF + "primaryTopic"), topic),
         ox.Triple(doc, dc("license"), ox.NamedNode(LICENCE)),
+        # The dataset's VoID description links its example resources, so even a thing no claim
+        # mentions leads a client on to the rest of the graph.
+        ox.Triple(doc, ox.NamedNode(VOID + "inDataset"), ox.NamedNode(dataset_iri(thing.base))),
     ]
     for fmt in [formats.HTML, *RDF_FORMATS]:
         form = ox.NamedNode(page_iri(thing.doc_iri, page, "." + fmt.name))
