@@ -3,9 +3,10 @@
     .venv/bin/python bench/run.py --sizes 100k,1m
 
 For each size: generate the data (seeded; reused when already there), build ARKG's on-disk
-store and load Oxigraph's, then for each server in turn (only one runs at a time, so none
-takes CPU from another): start it, check its answers agree with Oxigraph's, warm it up,
-run every (query, concurrency) cell for ``--duration`` seconds, record its memory, stop it.
+store and load Oxigraph's, start the three servers, check that their answers agree, then
+run every (query, connections) cell for ``--duration`` seconds on each server in turn,
+``--rounds`` times with the servers interleaved (an idle server uses no CPU; interleaving
+spreads this shared machine's slow spells over all three), and report the median.
 Prints Markdown tables with ratios to ``oxigraph serve-read-only`` and writes the figures
 to ``bench/results/<size>.json``. Every wait is bounded; servers are stopped by PID.
 """
@@ -120,27 +121,55 @@ def settle(server: servers.Server, limit: float = 180.0) -> None:
             return
 
 
-def bench_server(server: servers.Server, entities: list[str], queries: list[str], conns: list[int],
-                 duration: float, warmup: float, reference: dict | None) -> dict:
-    result = {"started_in_s": round(server.started_in, 1), "cells": {}, "agrees": {}}
-    for q in queries:  # same answers as the reference (Oxigraph) for a few entities
-        rows = [answer_rows(server, QUERIES[q](e)) for e in entities[:3]]
-        result["agrees"][q] = rows
-        if reference is not None and reference["agrees"].get(q) not in (None, rows):
-            log(f"WARNING {server.name} {q}: rows {rows} differ from oxigraph's {reference['agrees'][q]}")
+def check_answers(started: list[servers.Server], entities: list[str], queries: list[str]) -> dict:
+    """Row counts of each query for a few entities on every server; they must agree."""
+    rows = {s.name: {q: [answer_rows(s, QUERIES[q](e)) for e in entities[:3]] for q in queries} for s in started}
+    reference = rows.get("oxigraph") or next(iter(rows.values()))
+    for name, got in rows.items():
+        for q in queries:
+            if got[q] != reference[q]:
+                log(f"WARNING {name} {q}: rows {got[q]} differ from {reference[q]}")
+    return rows
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def bench_all(started: list[servers.Server], entities: list[str], queries: list[str], conns: list[int],
+              duration: float, warmup: float, rounds: int) -> dict:
+    """Every cell on every server, servers interleaved within each round (in a rotating order),
+    so that a slow spell of this shared machine lands on all of them rather than on one."""
+    cells: dict[str, dict[str, list[dict]]] = {s.name: {} for s in started}
     for q in queries:
-        requests = load.get_requests("127.0.0.1", server.port, server.path, [QUERIES[q](e) for e in entities])
+        requests = {s.name: load.get_requests("127.0.0.1", s.port, s.path, [QUERIES[q](e) for e in entities])
+                    for s in started}
         if warmup:
-            asyncio.run(load.run_cell("127.0.0.1", server.port, requests, 8, warmup))
-            settle(server)
+            for s in started:
+                asyncio.run(load.run_cell("127.0.0.1", s.port, requests[s.name], 8, warmup))
+                settle(s)
         for c in conns:
-            cell = asyncio.run(load.run_cell("127.0.0.1", server.port, requests, c, duration))
-            result["cells"][f"{q}@{c}"] = cell.summary()
-            log(f"{server.name:9} {q:7} c={c:<3} {cell.rps:9.1f} req/s  p50 {cell.p50_ms:8.2f} ms  "
-                f"p99 {cell.p99_ms:8.2f} ms  errors {cell.errors}  client CPU {cell.client_cpu / duration:.0%}")
-            settle(server)
-    result["rss_mb"] = round(server.rss_mb(), 1)
-    return result
+            for r in range(rounds):
+                for s in started[r % len(started):] + started[:r % len(started)]:
+                    cell = asyncio.run(load.run_cell("127.0.0.1", s.port, requests[s.name], c, duration))
+                    cells[s.name].setdefault(f"{q}@{c}", []).append(cell.summary())
+                    log(f"{s.name:9} {q:7} c={c:<3} round {r + 1}: {cell.rps:9.1f} req/s  p50 {cell.p50_ms:8.2f} ms  "
+                        f"p99 {cell.p99_ms:8.2f} ms  errors {cell.errors + cell.unfinished}  "
+                        f"client CPU {cell.client_cpu / duration:.0%}")
+                    settle(s)
+    out: dict[str, dict] = {}
+    for name, by_cell in cells.items():
+        out[name] = {}
+        for key, runs in by_cell.items():
+            out[name][key] = {"rps": round(median([x["rps"] for x in runs]), 1),
+                              "p50_ms": round(median([x["p50_ms"] for x in runs]), 2),
+                              "p99_ms": round(median([x["p99_ms"] for x in runs]), 2),
+                              "errors": sum(x["errors"] + x["unfinished"] for x in runs),
+                              "client_cpu_share": round(median([x["client_cpu_share"] for x in runs]), 3),
+                              "rounds": runs}
+    return out
 
 
 def table(size: str, report: dict, queries: list[str], conns: list[int]) -> str:
@@ -160,7 +189,7 @@ def table(size: str, report: dict, queries: list[str], conns: list[int]) -> str:
                 if base and base["cells"].get(key, {}).get("rps"):
                     ratio = f"{cell['rps'] / base['cells'][key]['rps']:.2f}"
                 lines.append(f"| {q} | {c} | {name} | {cell['rps']:.0f} | {cell['p50_ms']:.2f} | {cell['p99_ms']:.2f} "
-                             f"| {ratio} | {cell['errors'] + cell['unfinished']} | {cell['client_cpu_share']:.0%} |")
+                             f"| {ratio} | {cell['errors']} | {cell['client_cpu_share']:.0%} |")
     lines.append("")
     lines += [f"Servers: " + ", ".join(f"{n} started in {s['started_in_s']} s, {s['rss_mb']:.0f} MiB resident after the run"
                                        for n, s in report["servers"].items())]
@@ -189,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conns", default="1,8,32", help="Concurrent connections per cell.")
     parser.add_argument("--duration", type=float, default=10.0, help="Seconds per cell.")
     parser.add_argument("--warmup", type=float, default=2.0, help="Seconds of warm-up per server and query.")
+    parser.add_argument("--rounds", type=int, default=3, help="Runs of each cell per server; the median is reported.")
     parser.add_argument("--arkg-workers", type=int, default=2, help="`arkg serve --workers`.")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--data", type=Path, default=HERE / "data", help="Where generated data and stores live.")
@@ -203,23 +233,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Machine: {machine}; the load client runs on the same cores.\n")
     for size in args.sizes.split(","):
         size = size.strip().lower()
-        started = time.monotonic()
+        began = time.monotonic()
         data = prepare(size, args.data, args.seed)
         entities = data["meta"]["query_entities"]
         report = {"size": size, "triples": data["meta"]["triples"], "machine": machine, "duration_s": args.duration,
                   "prepare": data["timings"], "servers": {}}
         logs = data["root"] / "logs"
         logs.mkdir(exist_ok=True)
-        for name in args.servers.split(","):
-            server = make_server(name.strip(), data, logs, args.arkg_workers)
-            log(f"{size}: starting {server.name}")
-            try:
-                server.start()
-                report["servers"][server.name] = bench_server(server, entities, queries, conns, args.duration,
-                                                              args.warmup, report["servers"].get("oxigraph"))
-            finally:
+        started: list[servers.Server] = []
+        try:
+            for name in args.servers.split(","):
+                server = make_server(name.strip(), data, logs, args.arkg_workers)
+                log(f"{size}: starting {server.name}")
+                started.append(server.start())
+                report["servers"][server.name] = {"started_in_s": round(server.started_in, 1)}
+            report["answers"] = check_answers(started, entities, queries)
+            cells = bench_all(started, entities, queries, conns, args.duration, args.warmup, args.rounds)
+            for server in started:
+                report["servers"][server.name].update(cells=cells[server.name], rss_mb=round(server.rss_mb(), 1))
+        finally:
+            for server in started:
                 server.stop()
-        report["wall_s"] = round(time.monotonic() - started, 1)
+        report["wall_s"] = round(time.monotonic() - began, 1)
         report["verdicts"] = verdicts(report)
         (args.results / f"{size}.json").write_text(json.dumps(report, indent=1))
         print(table(size, report, queries, conns))

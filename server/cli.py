@@ -41,12 +41,58 @@ def curate(corpus: Optional[Path] = CorpusOption,
         typer.echo(f"curation error: {exc}", err=True)
         raise typer.Exit(1)
     if check:
-        stale = [o.path for o in outputs if not o.path.exists() or o.path.read_text(encoding="utf-8") != o.text]
+        stale = curation.stale(outputs)
         for path in stale:
             typer.echo(f"out of date: {path}", err=True)
         raise typer.Exit(1 if stale else 0)
     for path in curation.write(outputs):
+        typer.echo(f"{'wrote' if path.exists() else 'deleted'} {path}")
+
+
+@app.command()
+def validate(corpus: Optional[Path] = typer.Option(None, "--corpus", help="Also check each article's SHA-256 and every quote at its offsets against the texts in DIR."),
+             data_dir: Optional[Path] = typer.Option(None, help="Directory with ontology/, graphs/, shapes/ (default: the package's)."),
+             reference: bool = typer.Option(False, "--reference", help="Run every constraint through pyshacl, SPARQL ones too (slow; for cross-checking).")) -> None:
+    """Validate the data against the SHACL shapes; print a report; exit 1 on any violation."""
+    from .validation import validate as run_validation
+
+    if corpus is not None and not corpus.is_dir():
+        typer.echo(f"corpus directory {corpus} not found", err=True)
+        raise typer.Exit(2)
+    result = run_validation(data_dir, corpus=corpus, reference=reference)
+    typer.echo(result.text)
+    raise typer.Exit(0 if result.passed else 1)
+
+
+@app.command()
+def derive(check: bool = typer.Option(False, "--check", help="Only check that the derived files are up to date; exit 1 if not."),
+           data_dir: Optional[Path] = typer.Option(None, help="Directory with ontology/, graphs/, shapes/ (default: the package's).")) -> None:
+    """Build graphs/derived/propositions.ttl and graphs/asserted/asserted.ttl from the claims."""
+    from . import curation
+    from . import derive as derivation
+
+    try:
+        outputs = derivation.build(data_dir)
+    except derivation.DeriveError as exc:
+        typer.echo(f"derive error: {exc}", err=True)
+        raise typer.Exit(1)
+    if check:
+        stale = curation.stale(outputs)
+        for path in stale:
+            typer.echo(f"out of date: {path} (run `arkg derive`)", err=True)
+        raise typer.Exit(1 if stale else 0)
+    for path in curation.write(outputs):
         typer.echo(f"wrote {path}")
+
+
+@app.command()
+def stats(data_dir: Optional[Path] = typer.Option(None, help="Directory with ontology/, graphs/, shapes/ (default: the package's).")) -> None:
+    """Claims, propositions by status, entities by type, speakers, external links, per article."""
+    from rich.console import Console
+
+    from . import stats as statistics
+
+    statistics.render(statistics.collect(data_dir), Console())
 
 
 def _settings(**flags):

@@ -45,7 +45,7 @@ class CurationError(ValueError):
 @dataclass(frozen=True)
 class Output:
     path: Path
-    text: str
+    text: str | None  # None: the file must not exist (an article without agents or comments)
 
 
 def proposition_slug(s: str, p: str, o: NamedNode | Literal) -> str:
@@ -135,7 +135,9 @@ def compile_article(doc: dict, corpus: Path, graphs: Path) -> list[Output]:
             lines.append(f"    prov:actedOnBehalfOf {_ref(agent['acted_on_behalf_of'], agent['slug'])} ;")
         lines.append(f"    dcterms:source {article_iri} .")
         agents_ttl.append("\n" + "\n".join(lines) + "\n")
-    outputs.append(Output(graphs / "entities" / f"agents-{article}.ttl", "".join(agents_ttl)))
+    # no file at all for an article without such speakers (an empty one would only hold prefixes)
+    outputs.append(Output(graphs / "entities" / f"agents-{article}.ttl",
+                          "".join(agents_ttl) if doc.get("agents") else None))
 
     comments_ttl = [banner, header]
     for comment in doc.get("comments") or []:
@@ -150,7 +152,8 @@ def compile_article(doc: dict, corpus: Path, graphs: Path) -> list[Output]:
         lines.append(f"    rdfs:label {Literal('Reader comment ' + comment['id'] + ' on ' + doc.get('title', article), language='en')} .")
         lines.append(f"{article_iri} schema:comment {iri} .")
         comments_ttl.append("\n" + "\n".join(lines) + "\n")
-    outputs.append(Output(graphs / "sources" / f"comments-{article}.ttl", "".join(comments_ttl)))
+    outputs.append(Output(graphs / "sources" / f"comments-{article}.ttl",
+                          "".join(comments_ttl) if doc.get("comments") else None))
 
     claims_ttl = [banner, header]
     seen = set()
@@ -241,12 +244,28 @@ def compile_all(curation_dir: Path, corpus: Path, graphs: Path) -> list[Output]:
     return outputs
 
 
-def write(outputs: list[Output]) -> list[Path]:
-    """Write outputs whose content changed; return the paths written."""
-    changed = []
+def stale(outputs: list[Output]) -> list[Path]:
+    """The outputs whose file differs: missing, changed, or present but due to go."""
+    found = []
     for out in outputs:
-        if not out.path.exists() or out.path.read_text(encoding="utf-8") != out.text:
+        exists = out.path.exists()
+        if out.text is None:
+            if exists:
+                found.append(out.path)
+        elif not exists or out.path.read_text(encoding="utf-8") != out.text:
+            found.append(out.path)
+    return found
+
+
+def write(outputs: list[Output]) -> list[Path]:
+    """Write outputs whose content changed and delete those due to go; return their paths."""
+    changed = stale(outputs)
+    for out in outputs:
+        if out.path not in changed:
+            continue
+        if out.text is None:
+            out.path.unlink()
+        else:
             out.path.parent.mkdir(parents=True, exist_ok=True)
             out.path.write_text(out.text, encoding="utf-8")
-            changed.append(out.path)
     return changed

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     remote_store_endpoint: Optional[str] = Field(None, description="Graph Store Protocol URL of the remote engine, used only by `arkg load-remote`.")
     dumps_dir: Path = Field(Path("var/dumps"), description="Where `arkg build` writes dumps and where /dumps serves them from.")
     validate_on_start: bool = Field(True, description="Refuse to serve data that fails SHACL validation.")
+    cache_dir: Path = Field(Path("var/cache"), description="Where `arkg serve` remembers dataset versions that passed validation.")
 
     # --- query execution
     query_timeout: float = Field(30.0, gt=0, description="Seconds a query may run before its worker is killed.")

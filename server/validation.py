@@ -1,19 +1,65 @@
-"""Validation entry points used by `arkg serve` (the SHACL work lives in server/shacl/)."""
+"""Validation entry points: `arkg validate` and the check `arkg serve` runs before serving.
+
+The SHACL work lives in :mod:`server.shacl`; this module puts its parts together.
+
+>>> result = validate()
+>>> result.passed, result.violations
+(True, [])
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
+
 from .settings import Settings
+from .shacl import corpus as corpus_checks
+from .shacl import engine, report
+from .shacl.loading import LoadError, load
+from .shacl.violations import Violation
+
+
+@dataclass
+class Result:
+    violations: list[Violation] = field(default_factory=list)
+    text: str = ""  # the readable report
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations
+
+
+def validate(root: Path | None = None, *, corpus: Path | None = None, reference: bool = False) -> Result:
+    """Validate the dataset under ``root`` (default: the package data) against its shapes;
+    with ``corpus``, also check hashes and quotes against the article texts there."""
+    try:
+        inputs = load(root)
+    except LoadError as exc:
+        problem = Violation(file="", focus="(dataset)", path="", message=str(exc), shape="parse")
+        return Result([problem], f"ARKG validation FAILED: the dataset does not load: {exc}")
+    outcome = engine.run(inputs, reference=reference)
+    violations = outcome.violations
+    if corpus is not None:
+        violations = sorted(set(violations) | set(corpus_checks.check(inputs, corpus)))
+    text = report.render(violations, triples=inputs.triples, files=len(inputs.files), seconds=outcome.seconds,
+                         corpus=str(corpus) if corpus else None, engine=outcome.engine if reference else None)
+    return Result(violations, text)
 
 
 def validate_for_serving(settings: Settings) -> str | None:
     """A readable report if the data must not be published, else None.
 
-    Until the SHACL shapes land this only checks that every file parses and loads.
+    A dataset version that passed before (with the same validation code) is not validated
+    again: see :mod:`server.shacl.cache`.
     """
-    from .store.dataset import DatasetError, dataset_files, load_store
+    from .shacl import cache
+    from .store.dataset import dataset_files, dataset_version
 
-    try:
-        load_store(dataset_files(settings.data_dir))
-    except DatasetError as exc:
-        return f"The dataset does not load: {exc}"
+    version = dataset_version(dataset_files(settings.data_dir))
+    if cache.passed(settings.cache_dir, version):
+        return None
+    result = validate(settings.data_dir)
+    if not result.passed:
+        return result.text
+    cache.remember(settings.cache_dir, version)
     return None

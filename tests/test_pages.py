@@ -17,7 +17,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pyoxigraph as ox
 import pytest
@@ -35,6 +35,7 @@ HYDRA_NEXT = "http://www.w3.org/ns/hydra/core#next"
 IN_DATASET = "http://rdfs.org/ns/void#inDataset"
 RDF_FORMS = {"ttl": ox.RdfFormat.TURTLE, "jsonld": ox.RdfFormat.JSON_LD, "nt": ox.RdfFormat.N_TRIPLES,
              "rdf": ox.RdfFormat.RDF_XML}
+CONTESTED = "bb56ac07ad9c934b"  # Ahmad Massoud attended the Tehran meeting: asserted and denied
 THREADS = 4  # bounded concurrency for the walks; the pool has its own limit
 
 
@@ -385,7 +386,8 @@ def test_query_page_construct_and_ask(client):
 def test_query_page_explains_errors(client, query, status, message):
     r = client.get("/query", params={"query": query})
     assert r.status_code == status
-    assert 'role="alert"' in r.text and message in r.text
+    alert = re.search(r'<div class="error" role="alert">(.*?)</div>', r.text, re.S)
+    assert alert and message in alert.group(1), r.text[-3000:]
     assert '<textarea id="query-text"' in r.text  # the query stays in the editor to fix
 
 
@@ -399,8 +401,9 @@ def test_stylesheet_is_ours(client):
 
 
 @pytest.fixture(scope="module")
-def hostile_client(tmp_path_factory):
-    """The real app over a copy of the data in which a label, a description and a quote carry markup."""
+def altered_client(tmp_path_factory):
+    """The real app over a copy of the data in which a label, a description and a quote carry markup,
+    with a derived status and an `asserted` triple."""
     root = tmp_path_factory.mktemp("hostile")
     for name in ("ontology", "graphs", "shapes"):
         shutil.copytree(paths.data_root() / name, root / name)
@@ -414,6 +417,12 @@ def hostile_client(tmp_path_factory):
     claims.write_text(claims.read_text(encoding="utf-8").replace(
         'oa:exact "It was recently Tehran\'s turn to host peace talks"',
         'oa:exact "</blockquote><script>alert(3)</script>"', 1), encoding="utf-8")
+    # Derived views as the derivation writes them (if it has not yet): a status and an uncontested triple.
+    for graph, turtle_text in (
+            ("derived", f"<{BASE}id/proposition/{CONTESTED}> a <{ARKG}Proposition> ; <{ARKG}status> <{ARKG}Contested> ."),
+            ("asserted", f"<{BASE}id/person/ahmad-massoud> <{ARKG}visited> <{BASE}id/place/kabul> .")):
+        (root / "graphs" / graph).mkdir(exist_ok=True)
+        (root / "graphs" / graph / "zz-test-pages.ttl").write_text(turtle_text + "\n", encoding="utf-8")
     app = create_app(Settings(data_dir=Path(root), query_workers=1, query_timeout=10, public_url=PUBLIC, rate_limit=False))
     with TestClient(app) as c:
         yield c
@@ -423,8 +432,8 @@ def hostile_client(tmp_path_factory):
                                   "/doc/claim/trt-tehran-talks-c001.html", "/doc/article/trt-tehran-talks.html", "/",
                                   "/query?" + urlencode({"query": f"SELECT ?l WHERE {{ <{BASE}id/person/ahmad-massoud> "
                                                                   "<http://www.w3.org/2000/01/rdf-schema#label> ?l }"})])
-def test_markup_in_the_data_shows_as_text(hostile_client, path):
-    r = hostile_client.get(path)
+def test_markup_in_the_data_shows_as_text(altered_client, path):
+    r = altered_client.get(path)
     assert r.status_code == 200
     assert "<script>alert" not in r.text and "<img src=x" not in r.text and "</blockquote><script>" not in r.text
     page = parse_html(r.text)
@@ -433,3 +442,13 @@ def test_markup_in_the_data_shows_as_text(hostile_client, path):
         assert "Ahmad &lt;script&gt;alert(1)&lt;/script&gt; Massoud" in r.text
     if path.endswith("c001.html"):
         assert "&lt;/blockquote&gt;&lt;script&gt;alert(3)&lt;/script&gt;" in r.text
+
+
+def test_derived_status_and_uncontested_triples_are_shown_as_such(altered_client):
+    text = altered_client.get(f"/doc/proposition/{CONTESTED}.html").text
+    assert '<span class="status status-Contested">contested</span>' in text
+    home = altered_client.get("/").text
+    assert re.search(r"<dt>Contested</dt><dd>[1-9]\d*</dd>", home)
+    entity = altered_client.get("/doc/person/ahmad-massoud.html").text
+    row = entity.split('href="http://testserver/ontology#visited"', 1)[1].split("</tr>", 1)[0]
+    assert "Kabul" in row and "uncontested in this corpus" in row

@@ -15,6 +15,7 @@ from .. import __version__
 from ..settings import Settings, get_settings
 from ..store.backend import open_backend
 from . import errors
+from .fastpath import FastPathApp
 from .limits import ClientLimiter
 from .reload import InFlightMiddleware, reloading
 from .routers import documents, dumps, meta, pages, sparql, wellknown
@@ -39,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.backend.close()
 
-    app = FastAPI(title="ARKG", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+    app = FastPathApp(title="ARKG", version=__version__, description=DESCRIPTION, lifespan=lifespan,
                   license_info={"name": "Data: CC BY 4.0; code: MIT"})
     app.state.settings = settings
     app.dependency_overrides[get_settings] = lambda: settings

@@ -18,8 +18,8 @@ subscriber usually gets). ``X-Forwarded-For`` is not trusted by default: behind 
 proxy, list the proxy in ``forwarded_allow_ips`` and uvicorn puts the forwarded client
 address in its place (see server/http/serving.py). Limits are per server process.
 
->>> key_of("192.0.2.7"), key_of("2001:db8:1:2:3:4:5:6"), key_of("testclient")
-('192.0.2.7', '2001:db8:1:2::/64', 'testclient')
+>>> key_of("192.0.2.7"), key_of("::ffff:192.0.2.7"), key_of("2001:db8:1:2:3:4:5:6"), key_of("testclient")
+('192.0.2.7', '192.0.2.7', '2001:db8:1:2::/64', 'testclient')
 """
 
 from __future__ import annotations
@@ -48,9 +48,11 @@ def key_of(host: str | None) -> str:
         address = ipaddress.ip_address(host)
     except ValueError:
         return host
-    if address.version == 6 and address.ipv4_mapped is None:
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address.ipv4_mapped or address)
+    return str(address)
 
 
 @dataclass
@@ -137,7 +139,10 @@ class ClientLimiter:
                 {"Retry-After": str(wait)})
         client.waiting += 1
         try:
-            await asyncio.wait_for(client.slots.acquire(), timeout=self.queue_seconds)
+            if client.slots.locked():
+                await asyncio.wait_for(client.slots.acquire(), timeout=self.queue_seconds)
+            else:
+                await client.slots.acquire()  # free: never refused, whatever queue_seconds
         except asyncio.TimeoutError:
             raise ClientError(429, (
                 f"This client already has {client.active} queries running, the most one client may run "

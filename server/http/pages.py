@@ -241,6 +241,8 @@ async def query_page(request: Request, backend: Backend, urls: UrlMap, settings:
         except (GuardError, ProtocolError, QueryError, formats.NotAcceptable, formats.UnknownFormat) as exc:
             error = getattr(exc, "message", None) or str(exc)
             status = getattr(exc, "status", 403 if isinstance(exc, ReadOnlyError) else 400)
+            if isinstance(exc, QueryError) and status == 400 and not error.startswith("SPARQL"):
+                error = f"SPARQL query error: {error}"  # the engine's message alone names no culprit
     share = f"{urls.public_url}query?{urlencode({'query': query})}" if query is not None else None
     html = await render("query.html", urls=urls, version=backend.info.version, licence=LICENCE,
                         examples=examples, query=query, editor_text=query if query is not None else

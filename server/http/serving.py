@@ -7,6 +7,9 @@ Why not plain ``uvicorn.run``: two behaviours must differ from uvicorn's default
   any record of a failure in /health. Here the supervisor forwards SIGHUP to each worker
   process, which reloads in place (server/http/reload.py) and keeps its last good dataset
   if the new one fails. With one process, the lifespan handles SIGHUP itself.
+- Request heads. uvicorn's httptools protocol buffers the request line and headers without
+  any limit (a client sending a 200 MiB header grew the server by 260 MB); here a head
+  larger than ``max_body_bytes`` + 64 KiB is answered 431 and the connection closed.
 - X-Forwarded-For. uvicorn trusts it from 127.0.0.1 by default; the per-client limits
   need the real client address, so it is trusted only from the proxies listed in
   ``forwarded_allow_ips`` (default: none).
@@ -20,9 +23,44 @@ import sys
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors.multiprocess import Multiprocess
 
 from ..settings import Settings
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a cap on the bytes of a request line and headers."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from ..settings import get_settings
+
+        # A GET query may be as long as a POST body; headers get 64 KiB beside it.
+        self.max_head_bytes = get_settings().max_body_bytes + 64 * 1024
+        self._in_head, self._head_bytes = True, 0
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head, self._head_bytes = True, 0
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_head_bytes:
+                message = (f"The request line and headers exceed {self.max_head_bytes} bytes; "
+                           "send a long query as a POST body (Content-Type: application/sparql-query).\n").encode()
+                self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                                     b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+                                     b"content-length: " + str(len(message)).encode() + b"\r\n\r\n" + message)
+                self.transport.close()
+                self._in_head = False
+                return
+        super().data_received(data)
 
 
 class ReloadingMultiprocess(Multiprocess):
@@ -41,7 +79,7 @@ def config(settings: Settings) -> uvicorn.Config:
     """The uvicorn configuration for ``settings`` (the app is built by the factory in each process)."""
     return uvicorn.Config(
         "server.http.app:create_app", factory=True, host=settings.host, port=settings.port,
-        workers=settings.workers, loop="uvloop", http="httptools", log_level="warning",
+        workers=settings.workers, loop="uvloop", http=BoundedHttpToolsProtocol, log_level="warning",
         # in-flight queries may finish: the longest one runs query_timeout seconds
         timeout_graceful_shutdown=int(settings.query_timeout) + 5,
         proxy_headers=bool(settings.forwarded_allow_ips), forwarded_allow_ips=settings.forwarded_allow_ips or None)

@@ -15,6 +15,18 @@ finds the query form, the SERVICE targets and the FROM / FROM NAMED graphs.
 [None]
 >>> analyse("insert data { <a:b> <a:c> <a:d> }").form
 'INSERT'
+
+Keywords glued to a number, a boolean or another keyword are keywords to pyoxigraph:
+
+>>> [analyse(f"SELECT * {{ ?s ?p {glue}SERVICE <http://x/> {{ }} }}").service_targets
+...  for glue in ("1", "1e3", "true", "ex:.")]
+[['http://x/'], ['http://x/'], ['http://x/'], ['http://x/']]
+>>> analyse("SELECT * { ?s ?p 1SERVICESILENT<http://x/> { } }").service_targets
+['http://x/']
+>>> analyse("SELECT *FROMNAMED<http://g/> { ?s ?p ?o }").from_named
+['http://g/']
+>>> analyse("SELECT ?a { ?c prov:wasDerivedFrom ?a ; ex:myService <http://x/> }").service_targets
+[]
 >>> check(analyse("SELECT * FROM <http://evil/> { ?s ?p ?o }"), allowed_services=()).from_graphs
 ['http://evil/']
 >>> check(analyse("LOAD <http://evil/x.ttl>"), allowed_services=())
@@ -39,7 +51,7 @@ _TOKEN = re.compile(
                |'(?:[^'\\\n\r]|\\.)*'|"(?:[^"\\\n\r]|\\.)*")
   | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
   | (?P<var>[?$][\w\u00b7\u0300-\u036f\u203f-\u2040]+)
-  | (?P<pname>(?:[^\W\d_][\w.\-]*)?:(?:[\w:%\\\-]|\.(?=[\w:%\\\-]))*)
+  | (?P<pname>(?:[^\W\d_][\w.\-]*)?:(?:[\w:%\\](?:[\w:%\\\-]|\.(?=[\w:%\\\-]))*)?)
   | (?P<word>[^\W\d][\w]*)
   | (?P<other>.)
     """,
@@ -49,7 +61,9 @@ _TOKEN = re.compile(
 # SERVICE, no FROM and has no codepoint escape (checked by _NEEDS_SCAN).
 _PROLOGUE_FORM = re.compile(
     r"(?:\s+|\#[^\n\r]*|PREFIX\s*[^\s:]*:\s*<[^<>\s]*>|BASE\s*<[^<>\s]*>)*([A-Za-z]+)", re.IGNORECASE)
-_NEEDS_SCAN = re.compile(r"\bservice\b|\bfrom\b|\\[uU]", re.IGNORECASE)
+# No \b: pyoxigraph's parser needs no space before a keyword ("?s ?p 1SERVICE <x> {}" and
+# "trueSERVICE" are SERVICE clauses), so any "service" or "from" outside a name is scanned.
+_NEEDS_SCAN = re.compile(r"service|from|\\[uU]", re.IGNORECASE)
 _ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 
 
@@ -112,6 +126,17 @@ def analyse(query: str) -> Analysis:
     while i < len(tokens):
         kind, text = tokens[i]
         upper = text.upper() if kind == "word" else ""
+        # A bare word is a keyword, a function name or true/false, and pyoxigraph reads keywords
+        # glued to what precedes or follows them ("1SERVICE", "trueSERVICE", "SERVICESILENT",
+        # "FROMNAMED"): so a word *containing* SERVICE or FROM is taken as one.
+        glued = next((k for k in ("SERVICE", "FROM") if k in upper and upper != k), None)
+        if glued:
+            before, _, after = upper.partition(glued)
+            upper, tokens[i] = glued, ("word", glued)
+            if after:
+                tokens.insert(i + 1, ("word", after))
+            if before and result.form is None and (before in QUERY_FORMS or before in UPDATE_FORMS):
+                result.form = before
         if upper == "PREFIX" and i + 2 < len(tokens):
             name = tokens[i + 1][1].rstrip(":") if tokens[i + 1][0] == "pname" else None
             if name is not None and tokens[i + 2][0] == "iri":

@@ -62,6 +62,8 @@ def parse_params(items: list[tuple[str, str]]) -> ProtocolQuery:
     if len(formats) > 1:
         raise ProtocolError(400, "At most one 'format' parameter is allowed.")
     query = queries[0] if queries else None
+    if query is not None and query.startswith("\ufeff"):
+        query = query[1:]  # a byte order mark from an editor's saved file is not part of the query
     if query is not None and not query.strip():
         raise ProtocolError(400, "The 'query' parameter is empty; send a SPARQL query.")
     if query is not None and "\x00" in query:

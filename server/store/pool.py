@@ -62,6 +62,15 @@ class PoolUnavailable(QueryError):
     status = 503
 
 
+class QueryCrashedWorker(QueryError):
+    status = 400
+
+
+# Exit codes of a worker killed by its own fault (stack overflow, failed allocation
+# under the address-space limit, which Rust answers with abort); SIGKILL comes from outside.
+_QUERY_FAULTS = {-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS, -signal.SIGILL}
+
+
 @dataclass
 class QueryResult:
     kind: str  # "solutions", "boolean" or "triples"
@@ -96,7 +105,7 @@ class _Worker:
 
     def _readable(self) -> None:
         try:
-            data = os.read(self.fd, 1 << 20)  # the fd is readable: returns what is there, never blocks
+            data = os.read(self.fd, 65536)  # readable: returns what is there, never blocks; 64 KiB stays off mmap
         except OSError:
             data = b""
         if not data:  # the worker is gone
@@ -285,6 +294,14 @@ class QueryPool:
             raise
         except (EOFError, OSError, pickle.UnpicklingError):
             self._replace(w)
+            if w.process.exitcode in _QUERY_FAULTS:
+                # The process died of its own fault while evaluating: this query did it, and
+                # would do it again; a client error, not a reason to retry.
+                raise QueryCrashedWorker(
+                    f"the query engine failed on this query ({signal.Signals(-w.process.exitcode).name}): it is "
+                    "nested too deeply, too long, or needs more memory than a query worker may use. "
+                    "The worker has been replaced; simplify the query (fewer nested groups, "
+                    "shorter chains, LIMIT).") from None
             raise WorkerCrashed("the query worker stopped unexpectedly while running this query "
                                 "(killed or out of memory); it has been replaced, retry") from None
         finally:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..namespaces import ARKG, PREFIXES
+from ..namespaces import ARKG, PREFIXES, graph_iri
 from .backend import Backend, select
 from .things import Ref, of_iri, term
 
@@ -33,6 +33,7 @@ CLAIM_LINKS = {RDF + "subject", RDF + "object", ARKG + "claimant", ARKG + "inter
                ARKG + "aboutProposition", PROV + "wasDerivedFrom", ARKG + "hasClaim",
                ARKG + "supportingClaim", OA + "hasSource"}
 AGAINST = ARKG + "Denies"
+ASSERTED = graph_iri("asserted")
 INCOMING_LIMIT = 200
 
 
@@ -65,11 +66,6 @@ class Node:
                 if self.value.startswith(namespace) and len(self.value) > len(namespace):
                     return f"{prefix}:{self.value[len(namespace):]}"
         return self.value.rstrip("/").rsplit("#", 1)[-1].rsplit("/", 1)[-1] or self.value
-
-    @property
-    def kind(self) -> str | None:
-        thing = of_iri(self.value) if self.is_iri else None
-        return thing.kind if thing else None
 
 
 @dataclass
@@ -138,6 +134,7 @@ class PropositionView:
 class Link:
     predicate: Node
     other: Node  # the object (own properties) or subject (incoming links)
+    uncontested: bool = False  # only in the `asserted` graph: uncontested in this corpus, not established
 
 
 @dataclass
@@ -187,7 +184,7 @@ def _term_columns(name: str) -> str:
 
 async def labels(backend: Backend, iris: set[str]) -> dict[str, str]:
     """The best label of each IRI: English ``rdfs:label`` first, then untagged, then any."""
-    iris = {i for i in iris if i}
+    iris = {i for i in iris if i and i.startswith(("http://", "https://", "urn:"))}  # not blank nodes
     if not iris:
         return {}
     values = " ".join(term(i) for i in sorted(iris))
@@ -300,9 +297,15 @@ async def group_by_proposition(backend: Backend, found: list[ClaimView]) -> list
                                                    v.statement.lower()))
 
 
+def _only_asserted(row: dict[str, str]) -> bool:
+    """Whether a triple is stated only in the `asserted` graph (derived from uncontested claims)."""
+    return set(row.get("graphs", "").split()) == {ASSERTED}
+
+
 async def _own(backend: Backend, thing: Ref) -> tuple[list[tuple[dict, dict]], dict[str, list[str]]]:
     t = term(thing.iri)
-    rows = await select(backend, f"SELECT DISTINCT ?p ?o {_term_columns('o')} WHERE {{ {t} ?p ?o }}")
+    rows = await select(backend, f"""SELECT ?p ?o {_term_columns('o')} (GROUP_CONCAT(STR(?g); separator=" ") AS ?graphs)
+      WHERE {{ GRAPH ?g {{ {t} ?p ?o }} }} GROUP BY ?p ?o""")
     verified = await select(backend, f"""SELECT ?target ?where WHERE {{
       ?ax <{OWL}annotatedSource> {t} ; <{OWL}annotatedTarget> ?target ; <{ARKG}verifiedIn> ?where }}""")
     where: dict[str, list[str]] = {}
@@ -315,8 +318,8 @@ async def thing(backend: Backend, thing: Ref) -> ThingView:
     """The header and relations of any thing: label, variants, types, links, own and incoming triples."""
     own, verified = await _own(backend, thing)
     t = term(thing.iri)
-    incoming = await select(backend, f"""SELECT DISTINCT ?s ?p WHERE {{ ?s ?p {t} .
-      FILTER(!isIRI(?s) || !STRSTARTS(STR(?s), "{thing.iri}#")) }} ORDER BY ?p ?s""")
+    incoming = await select(backend, f"""SELECT ?s ?p (GROUP_CONCAT(STR(?g); separator=" ") AS ?graphs) WHERE {{
+      GRAPH ?g {{ ?s ?p {t} }} FILTER(!isIRI(?s) || !STRSTARTS(STR(?s), "{thing.iri}#")) }} GROUP BY ?s ?p ORDER BY ?p ?s""")
     # Links from claims (and their evidence) are shown in the claim sections instead.
     incoming = [r for r in incoming if r["p"] not in CLAIM_LINKS and not r["s"].startswith(thing.base + "id/claim/")]
     total = len(incoming)
@@ -336,13 +339,13 @@ async def thing(backend: Backend, thing: Ref) -> ThingView:
         elif r["p"] in EXTERNAL_LINK_PROPERTIES and o.is_iri and of_iri(o.value, base=thing.base) is None:
             view.external.append((p, o, sorted(verified.get(o.value, []))))
         elif r["p"] not in HEADER_PROPERTIES:
-            view.properties.append(Link(p, o))
+            view.properties.append(Link(p, o, _only_asserted(r)))
     view.types.sort(key=lambda n: n.text)
     view.alt_labels.sort(key=str.lower)
     view.external.sort(key=lambda e: e[1].value)
     view.properties.sort(key=lambda link: (link.predicate.text.lower(), link.other.text.lower()))
-    view.incoming = [Link(Node(r["p"], label=names.get(r["p"])), Node(r["s"], label=names.get(r["s"])))
-                     for r in incoming]
+    view.incoming = [Link(Node(r["p"], label=names.get(r["p"])), Node(r["s"], label=names.get(r["s"])),
+                          _only_asserted(r)) for r in incoming]
     return view
 
 

@@ -46,6 +46,9 @@ class StoreSpec:
     disk_path: str | None = None
 
 
+QUERY_STACK_BYTES = 1 << 30  # see main(): measured to hold 1 MiB queries of nesting or chains
+
+
 class ResultTooLarge(Exception):
     pass
 
@@ -136,6 +139,18 @@ def main(conn, spec: StoreSpec, max_bytes: int, memory_limit_mb: int) -> None:
         return
     _exit_when_parent_goes(conn)
     conn.send_bytes(pickle.dumps(("ready", os.getpid())))
+    # pyoxigraph's parser and optimiser recurse: a 10,000-term chain (1+1+...) or deep
+    # nesting overflows the 8 MiB main-thread stack and kills the process (SIGSEGV). On a
+    # thread with a large stack (address space only; untouched pages cost nothing) every
+    # query that fits in the request-body limit ends with a result, an error or a timeout.
+    stack = QUERY_STACK_BYTES if not memory_limit_mb else min(QUERY_STACK_BYTES, memory_limit_mb * 1024 * 1024 // 4)
+    threading.stack_size(stack)
+    thread = threading.Thread(target=_serve, args=(conn, store, max_bytes), name="queries")
+    thread.start()
+    thread.join()
+
+
+def _serve(conn, store: ox.Store, max_bytes: int) -> None:
     while True:
         try:
             request = pickle.loads(conn.recv_bytes())

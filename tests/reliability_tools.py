@@ -1,0 +1,117 @@
+"""Helpers shared by the reliability campaigns (tests/test_reliability_*.py, bench/load_test.py)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Runs until the time limit stops it (12,575^3 rows to count).
+RUNAWAY = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+CHEAP = "SELECT ?s WHERE { ?s a ?type } LIMIT 5"
+
+
+def query_workers(server_pid: int) -> list[int]:
+    """PIDs of the query worker processes under a server process (children of its forkservers).
+
+    Found from the process tree, so the server exposes nothing: the pool starts workers
+    through a multiprocessing forkserver, itself a child of each server process.
+    """
+    found = []
+    try:
+        tree = psutil.Process(server_pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    forkservers = set()
+    for proc in tree:
+        try:
+            if "multiprocessing.forkserver" in " ".join(proc.cmdline()) and proc.ppid() not in forkservers:
+                forkservers.add(proc.pid)
+        except psutil.NoSuchProcess:
+            continue
+    for proc in tree:
+        try:
+            if proc.ppid() in forkservers and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return sorted(found)
+
+
+def alive(pids) -> list[int]:
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def wait_until(predicate, timeout: float, step: float = 0.1):
+    """Poll ``predicate`` until it returns something true or ``timeout`` passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(step)
+        value = predicate()
+    return value
+
+
+def copy_dataset(dest: Path) -> Path:
+    """A private copy of the data files (ontology/, graphs/, shapes/) to break in reload tests."""
+    for part in ("ontology", "graphs", "shapes"):
+        if (ROOT / part).is_dir():
+            shutil.copytree(ROOT / part, dest / part, ignore=shutil.ignore_patterns("*.yaml", "*.md"))
+    return dest
+
+
+class Listener:
+    """A TCP listener on 127.0.0.1 that records every connection made to it (SSRF canary)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.hits: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            with conn:
+                conn.settimeout(1)
+                try:
+                    self.hits.append(conn.recv(4096) or b"<connected>")
+                except OSError:
+                    self.hits.append(b"<connected>")
+                try:
+                    conn.sendall(b"HTTP/1.1 500 canary\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
