@@ -36,6 +36,7 @@ RDF, RDFS, XSD = PREFIXES["rdf"], PREFIXES["rdfs"], PREFIXES["xsd"]
 SKOS, PROV, OA = PREFIXES["skos"], PREFIXES["prov"], PREFIXES["oa"]
 SCHEMA, DCTERMS = PREFIXES["schema"], PREFIXES["dcterms"]
 
+GENERATOR_VERSION = 2  # bump when the output changes: run.py regenerates older data
 TRIPLES_PER_CLAIM = 22.5  # measured average, entities and sources included; sizes the run
 
 OBJECT_PREDICATES = ("visited", "arrivedFrom", "returnedTo", "basedIn", "fledTo", "attended", "invitedTo",
@@ -228,7 +229,7 @@ def generate(triples: int, out: Path, seed: int = 42) -> dict:
     counts["entities"] += _write(out / "graphs" / "entities" / "bench-agents.nq",
                                  (q for q in src_quads if q.graph_name.value == graph_iri("entities")))
     counts["claims"] = _write(out / "graphs" / "claims" / "bench.nq", gen.claim_quads())
-    summary = {"seed": seed, "requested": triples, "triples": sum(counts.values()), "graphs": counts,
+    summary = {"generator": GENERATOR_VERSION, "seed": seed, "requested": triples, "triples": sum(counts.values()), "graphs": counts,
                "claims": gen.n_claims, "entities": gen.n_entities, "articles": gen.n_articles,
                "query_entities": gen.query_entities(), "seconds": round(time.monotonic() - started, 1)}
     (out / "queries.json").write_text(json.dumps(summary, indent=1))

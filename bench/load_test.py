@@ -47,7 +47,9 @@ ABUSER = "192.0.2.66"
 
 
 def _client(i: int) -> str:
-    return f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255 or 1}"
+    """A distinct private address per connection (10.0.0.1, 10.0.0.2, ...)."""
+    i += 1
+    return f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
 
 
 def _get(host: str, port: int, target: str, accept: str, client: str) -> bytes:

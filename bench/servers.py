@@ -1,6 +1,9 @@
 """The three servers under test, each a real process on 127.0.0.1, started and stopped by PID.
 
-- ``arkg``: ``arkg serve --workers 2 --store DIR`` over a store built by ``arkg build-store``.
+- ``arkg``: ``arkg serve --workers 2 --data-dir DIR``: each query worker loads the files into
+  an in-memory store (ARKG's default way of serving).
+- ``arkg-store``: ``arkg serve --workers 2 --store DIR`` over a store built by
+  ``arkg build-store``, opened read-only on disk by every query worker.
 - ``oxigraph``: ``oxigraph serve-read-only --union-default-graph`` over a store filled by
   ``oxigraph load`` (the Rust server of the same engine: the yardstick).
 - ``rdflib``: ``rdflib-endpoint serve FILES`` (rdflib's in-memory Dataset with the union
@@ -112,10 +115,15 @@ class Server:
             self.proc.wait(timeout=10)
 
 
-def arkg(store: Path, *, workers: int = 2, log: Path | None = None, env: dict[str, str] | None = None) -> Server:
+def arkg(*, data_dir: Path | None = None, store: Path | None = None, workers: int = 2, log: Path | None = None,
+         env: dict[str, str] | None = None) -> Server:
+    """``arkg serve`` over the files of ``data_dir`` (each query worker loads them into memory,
+    ARKG's default) or over a prebuilt on-disk ``store`` (opened read-only by every worker)."""
     port = free_port()
-    return Server("arkg", [str(BIN / "arkg"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                           "--workers", str(workers), "--store", str(store)], "/sparql", port,
+    source = ["--store", str(store)] if store else ["--data-dir", str(data_dir)]
+    return Server("arkg-store" if store else "arkg",
+                  [str(BIN / "arkg"), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                   *source], "/sparql", port,
                   env={"ARKG_RATE_LIMIT": "false", "ARKG_VALIDATE_ON_START": "false", **(env or {})}, log=log)
 
 

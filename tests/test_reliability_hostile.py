@@ -185,7 +185,7 @@ param_lists = st.lists(st.tuples(st.sampled_from(PARAMS), st.one_of(query_text, 
     ["json", "ttl", "html", "https://w3id.org/arkg/graph/claims", "http://testserver/graph/claims", ""]))),
     max_size=5)
 
-FUZZ = hsettings(max_examples=150, deadline=None, derandomize=True,
+FUZZ = hsettings(max_examples=150, deadline=None, derandomize=True, database=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 CASES_RUN: dict[str, int] = {}
 
@@ -349,7 +349,7 @@ def test_schemathesis_openapi(hostile):
     for result in schema.get_all_operations():
         operation = result.ok()
 
-        @hsettings(max_examples=25, deadline=None, derandomize=True,
+        @hsettings(max_examples=25, deadline=None, derandomize=True, database=None,
                    suppress_health_check=list(HealthCheck))
         @hgiven(case=operation.as_strategy())
         def run(case):

@@ -163,8 +163,8 @@ class Reloader:
         deadline = time.monotonic() + self.drain_seconds
         while self.inflight.get(id(old)) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        self._retiring.discard(old)
         await old.close()
+        self._retiring.discard(old)  # after: a shutdown that interrupts close() closes it again
 
     def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coro)

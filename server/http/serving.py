@@ -87,6 +87,9 @@ def config(settings: Settings) -> uvicorn.Config:
 
 def run(settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT (graceful: in-flight requests finish first)."""
+    # Until each process's lifespan handles SIGHUP, a reload request must not kill it (the
+    # default action); children inherit the ignored disposition, query workers keep it.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     cfg = config(settings)
     if cfg.workers > 1:
         ReloadingMultiprocess(cfg, sockets=[cfg.bind_socket()]).run()
