@@ -241,6 +241,28 @@ def test_fuzz_raw_bytes(hostile, raw, where):
     check_answer(response, allow_503=True)
 
 
+@FUZZ
+@given(data=st.data())
+def test_fuzz_service_smuggling(hostile, listener, data):
+    """SERVICE to the canary, spelled every way the grammar allows: refused, never sent."""
+    _count("service-smuggling")
+    pick = lambda options: data.draw(st.sampled_from(options))  # noqa: E731
+    keyword = pick(["SERVICE", "service", "SeRvIcE", "\\u0053ERVICE", "SERV\\u0049CE", "\\U00000053ERVICE"])
+    prologue = pick(["", f"PREFIX x: <{listener.url}>", f"BASE <{listener.url}>", "PREFIX x: <urn:x:>",
+                     f"PREFIX : <{listener.url}> PREFIX x: <urn:other:>"])
+    target = pick([f"<{listener.url}>", "x:", "x:sparql", ":", "<>", "<sparql>", "?e",
+                   f"<http\\u003A//127.0.0.1:{listener.port}/>", f"<{listener.url}#frag>"])
+    gap = pick([" ", "\n", " # comment\n ", "\t", " SILENT ", " SILENT\n"])
+    around = pick(["", "OPTIONAL", "MINUS", "FILTER EXISTS", "FILTER NOT EXISTS", "{ SELECT * WHERE"])
+    close = " }" if around.startswith("{ SELECT") else ""
+    values = f"VALUES ?e {{ <{listener.url}> }} " if target == "?e" else ""
+    query = (f"{prologue} SELECT * WHERE {{ {values}{around} {{ {keyword}{gap}{target} {{ ?s ?p ?o }} }}{close} }}")
+    response = hostile.get("/sparql", params={"query": query}, headers={"Accept": SPARQL_JSON})
+    check_answer(response)
+    assert response.status_code != 200, f"accepted: {query}"
+    assert listener.hits == [], f"{query} reached the canary"
+
+
 # --- paths
 
 ROUTE_PREFIXES = ["/id/", "/doc/", "/dumps/", "/dumps/latest/", "/ontology", "/ontology.", "/.well-known/", "/static/"]
