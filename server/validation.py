@@ -9,6 +9,7 @@ The SHACL work lives in :mod:`server.shacl`; this module puts its parts together
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,7 @@ class Result:
 def validate(root: Path | None = None, *, corpus: Path | None = None, reference: bool = False) -> Result:
     """Validate the dataset under ``root`` (default: the package data) against its shapes;
     with ``corpus``, also check hashes and quotes against the article texts there."""
+    started = time.monotonic()
     try:
         inputs = load(root)
     except LoadError as exc:
@@ -41,7 +43,7 @@ def validate(root: Path | None = None, *, corpus: Path | None = None, reference:
     violations = outcome.violations
     if corpus is not None:
         violations = sorted(set(violations) | set(corpus_checks.check(inputs, corpus)))
-    text = report.render(violations, triples=inputs.triples, files=len(inputs.files), seconds=outcome.seconds,
+    text = report.render(violations, triples=inputs.triples, files=len(inputs.files), seconds=time.monotonic() - started,
                          corpus=str(corpus) if corpus else None, engine=outcome.engine if reference else None)
     return Result(violations, text)
 
