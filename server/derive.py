@@ -186,8 +186,9 @@ def _text(value: str) -> str:
 
 
 def _name(term, labels: dict[str, str]) -> str:
-    if isinstance(term, ox.Literal):
-        return f"“{term.value}”"
+    if isinstance(term, ox.Literal):  # text in quotes; true, 3, 2021-09 as they are
+        plain = term.datatype.value == "http://www.w3.org/2001/XMLSchema#string" or term.language
+        return f"“{term.value}”" if plain else term.value
     return labels.get(term.value) or term.value.rsplit("/", 1)[-1].rsplit("#", 1)[-1]
 
 

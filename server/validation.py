@@ -1,10 +1,7 @@
 """Validation entry points: `arkg validate` and the check `arkg serve` runs before serving.
 
-The SHACL work lives in :mod:`server.shacl`; this module puts its parts together.
-
->>> result = validate()
->>> result.passed, result.violations
-(True, [])
+The SHACL work lives in :mod:`server.shacl`; this module puts its parts together
+(tests/test_validation*.py run it on the real data and on broken copies).
 """
 
 from __future__ import annotations
