@@ -198,7 +198,7 @@ def _label(prop: Proposition, labels: dict[str, str]) -> str:
 
 def _summary(prop: Proposition, labels: dict[str, str]) -> str:
     def who(agents: set[str]) -> str:
-        return ", ".join(sorted(labels.get(a, a) for a in agents)) or "nobody"
+        return ", ".join(sorted((labels.get(a, a) for a in agents), key=str.casefold)) or "nobody"
 
     text = {"Contested": "Contested in this corpus", "Uncontested": "Uncontested in this corpus",
             "SingleSource": "Single source in this corpus", "OnlyDenied": "Only denied in this corpus",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .settings import Settings
 from .shacl import corpus as corpus_checks
-from .shacl import engine, report
+from .shacl import engine, report, sparql
 from .shacl.loading import LoadError, load
 from .shacl.violations import Violation
 
@@ -36,7 +36,11 @@ def validate(root: Path | None = None, *, corpus: Path | None = None, reference:
     except LoadError as exc:
         problem = Violation(file="", focus="(dataset)", path="", message=str(exc), shape="parse")
         return Result([problem], f"ARKG validation FAILED: the dataset does not load: {exc}")
-    outcome = engine.run(inputs, reference=reference)
+    try:
+        outcome = engine.run(inputs, reference=reference)
+    except sparql.Unsupported as exc:
+        problem = Violation(file="", focus="(shapes)", path="", message=str(exc), shape="shapes")
+        return Result([problem], f"ARKG validation FAILED: the shapes cannot be run: {exc}")
     violations = outcome.violations
     if corpus is not None:
         violations = sorted(set(violations) | set(corpus_checks.check(inputs, corpus)))

@@ -40,6 +40,7 @@ from rdflib.namespace import RDF, RDFS, OWL, SH
 from .violations import Violation, fill, short, shorten_iris
 
 _LEADING_THIS = re.compile(r"\bWHERE\s*\{\s*\$this\s", re.IGNORECASE)
+_FORBIDDEN = re.compile(r"\b(MINUS|VALUES|SERVICE)\b", re.IGNORECASE)
 
 
 class Unsupported(Exception):
@@ -55,7 +56,11 @@ def evaluate(shapes: rdflib.Graph, store: ox.Store, origin=lambda node: None) ->
         if (shape, SH.path, None) in shapes:
             raise Unsupported(f"SPARQL constraint on property shape {shape}")
         focus = _focus_nodes(shapes, shape, store)
-        query = _prefixes(shapes, constraint) + str(shapes.value(constraint, SH.select))
+        select = str(shapes.value(constraint, SH.select))
+        if _FORBIDDEN.search(select):  # as pyshacl does: these break pre-binding (SHACL §5.3.1)
+            raise Unsupported(f"the SPARQL constraint of shape {short(str(shape))} uses "
+                              f"{_FORBIDDEN.search(select).group(0).upper()}, which SHACL forbids")
+        query = _prefixes(shapes, constraint) + select
         message = shapes.value(constraint, SH.message) or shapes.value(shape, SH.message) \
             or f"SPARQL constraint {short(str(constraint))} of shape {short(str(shape))} is violated"
         for node, row in _solutions(store, query, focus):
