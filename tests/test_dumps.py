@@ -275,3 +275,12 @@ def test_build_refuses_to_label_other_data_with_a_version(backend, tmp_path):
     with pytest.raises(dumps.DataChanged):
         dumps.build(backend.spec, "000000000000", tmp_path, base_iri="https://w3id.org/arkg/")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_text_dumps_keep_length_and_etag_when_the_client_accepts_gzip(client, current):
+    """No on-the-fly compression under /dumps/: Content-Length, strong ETag and ranges stay exact."""
+    plain = client.get(f"/dumps/{current.version}/arkg.ttl")
+    asked = client.get(f"/dumps/{current.version}/arkg.ttl", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in asked.headers
+    assert asked.headers["content-length"] == plain.headers["content-length"] == str(len(plain.content))
+    assert asked.headers["etag"] == plain.headers["etag"]

@@ -20,6 +20,17 @@ from .limits import ClientLimiter
 from .reload import InFlightMiddleware, reloading
 from .routers import documents, dumps, meta, pages, sparql, wellknown
 
+class GZipExceptDumps(GZipMiddleware):
+    """gzip when asked, except for /dumps/: those carry strong ETags, Content-Length and
+    byte ranges that on-the-fly compression would break, and .gz variants exist."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/dumps/"):
+            await self.app(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
 DESCRIPTION = """ARKG, the Afghan Resistance Knowledge Graph: attributed, possibly contested claims
 from five news articles (2021-2022) as linked data. A read-only SPARQL 1.1 endpoint,
 dereferenceable entity URIs and dumps. Data licence: CC BY 4.0."""
@@ -47,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.state.limiter = ClientLimiter.from_settings(settings) if settings.rate_limit else None
     app.add_middleware(InFlightMiddleware)
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(GZipExceptDumps, minimum_size=1024)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,
                        allow_methods=["GET", "HEAD", "POST", "OPTIONS"], allow_headers=["*"],
                        expose_headers=["ETag", "Content-Location", "Location", "Retry-After"], max_age=86400)
