@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--servers", default="oxigraph,arkg,arkg-store,rdflib")
     parser.add_argument("--queries", default="lookup,claims")
     parser.add_argument("--conns", default="1,8,32", help="Concurrent connections per cell.")
-    parser.add_argument("--duration", type=float, default=10.0, help="Seconds per cell.")
+    parser.add_argument("--duration", type=float, default=5.0, help="Seconds per cell and round.")
     parser.add_argument("--warmup", type=float, default=2.0, help="Seconds of warm-up per server and query.")
     parser.add_argument("--rounds", type=int, default=3, help="Runs of each cell per server; the median is reported.")
     parser.add_argument("--arkg-workers", type=int, default=2, help="`arkg serve --workers`.")

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import warnings
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -29,6 +30,21 @@ class GZipExceptDumps(GZipMiddleware):
             await self.app(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
+
+
+def _openapi_with_unique_ids(app: FastAPI) -> dict:
+    """FastAPI's OpenAPI, with one operationId per method: our GET routes also answer HEAD,
+    and FastAPI would give both operations the same id."""
+    if app.openapi_schema is None:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Duplicate Operation ID")
+            schema = FastAPI.openapi(app)
+        for operations in schema["paths"].values():
+            for method, operation in operations.items():
+                if isinstance(operation, dict) and "operationId" in operation:
+                    base = operation["operationId"].rsplit("_", 1)[0]
+                    operation["operationId"] = f"{base}_{method}"
+    return app.openapi_schema
 
 
 DESCRIPTION = """ARKG, the Afghan Resistance Knowledge Graph: attributed, possibly contested claims
@@ -62,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,
                        allow_methods=["GET", "HEAD", "POST", "OPTIONS"], allow_headers=["*"],
                        expose_headers=["ETag", "Content-Location", "Location", "Retry-After"], max_age=86400)
+    app.openapi = lambda: _openapi_with_unique_ids(app)
     for router in (sparql.router, meta.router, documents.router, pages.router, dumps.router, wellknown.router):
         app.include_router(router)
     return app
