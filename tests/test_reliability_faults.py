@@ -173,7 +173,7 @@ def test_reload_swaps_in_new_data_and_keeps_in_flight_requests(data_copy, tmp_pa
         server.stop()
 
 
-@pytest.mark.parametrize("damage", ["invalid-turtle", "missing-files"])
+@pytest.mark.parametrize("damage", ["invalid-turtle", "shacl-violation", "missing-files"])
 def test_failed_reload_keeps_the_last_good_dataset(data_copy, damage, tmp_path):
     server = LiveServer("--data-dir", str(data_copy), "--query-timeout", "10", env=own_dumps(tmp_path))
     try:
@@ -182,6 +182,10 @@ def test_failed_reload_keeps_the_last_good_dataset(data_copy, damage, tmp_path):
             with open(data_copy / "graphs" / "claims" / sorted(os.listdir(data_copy / "graphs" / "claims"))[0], "a") as f:
                 f.write("\n<https://w3id.org/arkg/id/x> this is not Turtle .\n")
             expected = "does not load"
+        elif damage == "shacl-violation":  # parses, but a claim has no stance, speaker or evidence
+            with open(data_copy / "graphs" / "claims" / sorted(os.listdir(data_copy / "graphs" / "claims"))[0], "a") as f:
+                f.write("\n<https://w3id.org/arkg/id/claim/zz-broken> a <https://w3id.org/arkg/ontology#Claim> .\n")
+            expected = "must have exactly one arkg:stance"
         else:
             for part in ("ontology", "graphs", "shapes"):
                 subprocess.run(["rm", "-rf", str(data_copy / part)], check=True)
