@@ -284,3 +284,14 @@ def test_text_dumps_keep_length_and_etag_when_the_client_accepts_gzip(client, cu
     assert "content-encoding" not in asked.headers
     assert asked.headers["content-length"] == plain.headers["content-length"] == str(len(plain.content))
     assert asked.headers["etag"] == plain.headers["etag"]
+
+
+def test_home_page_lists_the_dumps_and_describes_them_in_schema_org(client, current):
+    import json
+    import re
+
+    page = client.get("/", headers={"Accept": "text/html"}).text
+    assert f"/dumps/{current.version}/arkg.ttl" in page
+    (block,) = re.findall(r'<script type="application/ld\+json">(.*?)</script>', page, flags=re.DOTALL)
+    downloads = json.loads(block)["distribution"]
+    assert {d["contentUrl"].rsplit("/", 1)[-1] for d in downloads} >= {"arkg.ttl", "arkg.nt.gz", "arkg.nq.gz"}

@@ -17,11 +17,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from .. import formats
+from .. import dumps, formats
 from ..settings import Settings
 from ..sparql.guard import GuardError, ReadOnlyError
 from ..sparql.protocol import ProtocolError, ProtocolQuery
 from ..sparql.service import prepare
+
 from ..store import overview as overview_store
 from ..store import views, vocabulary
 from ..store.backend import Backend
@@ -127,6 +128,10 @@ def dataset_jsonld(urls: UrlMap, ov: overview_store.Overview, version: str) -> d
 async def home_page(request: Request, backend: Backend, urls: UrlMap) -> Response:
     async def context():
         ov = await overview_store.overview(backend, base=urls.base_iri)
+        build = dumps.read_build(request.app.state.settings.dumps_dir, backend.info.version)
+        if build is not None:  # the dumps router builds them at startup; listed once they exist
+            ov.distributions = [overview_store.Distribution(f"{urls.base_iri}dumps/{build.version}/{f.name}", f.name,
+                                                            f.media_type, f.size) for f in build.data_files]
         examples = await overview_store.examples(backend)
         return {"ov": ov, "examples": examples, "kind_titles": KIND_TITLES,
                 "jsonld": dataset_jsonld(urls, ov, backend.info.version), "sparql": urls.sparql_endpoint,

@@ -87,23 +87,7 @@ async def overview(backend: Backend, *, base: str) -> Overview:
     return Overview(
         claims=int(claims[0]["n"]), propositions=int(propositions[0]["n"]),
         statuses=[(Node(r["s"], label=names.get(r["s"])), int(r["n"])) for r in status_rows],
-        things=things, speakers=int(speakers[0]["n"]), distributions=await distributions(backend))
-
-
-async def distributions(backend: Backend) -> list[Distribution]:
-    """Downloadable dumps that the dataset's DCAT description lists (none until published)."""
-    rows = await select(backend, f"""SELECT ?url (SAMPLE(?t) AS ?title) (SAMPLE(?m) AS ?media) (SAMPLE(?b) AS ?bytes) WHERE {{
-      ?d a <{DCAT}Distribution> ; <{DCAT}downloadURL> ?url .
-      OPTIONAL {{ ?d <{PREFIXES['dcterms']}title> ?t }} OPTIONAL {{ ?d <{DCAT}mediaType> ?m }}
-      OPTIONAL {{ ?d <{DCAT}byteSize> ?b }} }} GROUP BY ?url ORDER BY ?url""")
-    out = []
-    for r in rows:
-        size = r.get("bytes")
-        media = r.get("media")
-        if media and "/media-types/" in media:  # dcat:mediaType is an IANA IRI
-            media = media.split("/media-types/", 1)[1]
-        out.append(Distribution(r["url"], r.get("title"), media, int(float(size)) if size else None))
-    return out
+        things=things, speakers=int(speakers[0]["n"]))
 
 
 _DECLARED = re.compile(r"^\s*PREFIX\s+([A-Za-z][\w.-]*)?:", re.IGNORECASE | re.MULTILINE)
