@@ -162,3 +162,12 @@ class ClientLimiter:
     def slot(self, request: Request):
         """:meth:`acquire` for the client that sent ``request``."""
         return self.acquire(key_of(request.client.host if request.client else None))
+
+
+async def run_with_limits(request, backend, query_request):
+    """Run a query under its client's budget when limits are on: the one place that does."""
+    limiter = getattr(request.app.state, "limiter", None)
+    if limiter is None:
+        return await backend.run(query_request)
+    async with limiter.slot(request):
+        return await backend.run(query_request)

@@ -31,6 +31,7 @@ from ..store.pool import QueryError
 from ..store.things import Ref
 from ..urls import UrlMap
 from .caching import CACHE_DYNAMIC, etag_for, not_modified
+from .limits import run_with_limits
 from .templating import TEMPLATE_DIGEST, render
 
 DISPLAY_ROWS = 500  # rows shown in the query page's table; downloads carry all of them
@@ -221,12 +222,7 @@ def _triples(body: bytes) -> Results:
 async def run_for_page(request: Request, backend: Backend, urls: UrlMap, settings: Settings, query: str) -> Results:
     """Run ``query`` as the endpoint would (same guard and limits) and tabulate the results."""
     prepared = prepare(ProtocolQuery(query), RESULT_ACCEPT, backend.info, urls, settings.allowed_service_endpoints)
-    limiter = getattr(request.app.state, "limiter", None)
-    if limiter is not None:
-        async with limiter.slot(request):
-            result = await backend.run(prepared.request)
-    else:
-        result = await backend.run(prepared.request)
+    result = await run_with_limits(request, backend, prepared.request)
     parse = _triples if result.kind == "triples" else _solutions
     results = await run_in_threadpool(parse, result.body)
     results.seconds = result.seconds

@@ -16,6 +16,7 @@ from ...urls import UrlMap
 from ..caching import CACHE_DYNAMIC, etag_for, not_modified
 from ..deps import get_backend, get_urls
 from ..errors import ClientError
+from ..limits import run_with_limits
 from ..fastpath import RequestOnlyRoute
 from ..pages import query_page
 
@@ -97,12 +98,7 @@ async def answer(request: Request, pq: protocol.ProtocolQuery, backend: Backend,
         headers["ETag"] = etag
     else:
         headers["Cache-Control"] = "no-store"
-    limiter = getattr(request.app.state, "limiter", None)
-    if limiter is not None:
-        async with limiter.slot(request):
-            result = await backend.run(prepared.request)
-    else:
-        result = await backend.run(prepared.request)
+    result = await run_with_limits(request, backend, prepared.request)
     fmt = formats.by_name(result.format)
     return Response(result.body, media_type=fmt.content_type, headers=headers)
 
