@@ -80,6 +80,9 @@ def config(settings: Settings) -> uvicorn.Config:
     return uvicorn.Config(
         "server.http.app:create_app", factory=True, host=settings.host, port=settings.port,
         workers=settings.workers, loop="uvloop", http=BoundedHttpToolsProtocol, log_level="warning",
+        # At "warning" the access lines are never shown, but uvicorn still formats each one
+        # (URL-quoting the path, decoding the query string): about 2% of a lookup's CPU.
+        access_log=False,
         # in-flight queries may finish: the longest one runs query_timeout seconds
         timeout_graceful_shutdown=int(settings.query_timeout) + 5,
         proxy_headers=bool(settings.forwarded_allow_ips), forwarded_allow_ips=settings.forwarded_allow_ips or None)

@@ -62,8 +62,10 @@ _TOKEN = re.compile(
 _PROLOGUE_FORM = re.compile(
     r"(?:\s+|\#[^\n\r]*|PREFIX\s*[^\s:]*:\s*<[^<>\s]*>|BASE\s*<[^<>\s]*>)*([A-Za-z]+)", re.IGNORECASE)
 # No \b: pyoxigraph's parser needs no space before a keyword ("?s ?p 1SERVICE <x> {}" and
-# "trueSERVICE" are SERVICE clauses), so any "service" or "from" outside a name is scanned.
+# "trueSERVICE" are SERVICE clauses), so any "service" or "from" is scanned unless it is
+# inside a variable or a prefixed name (see _inside_name).
 _NEEDS_SCAN = re.compile(r"service|from|\\[uU]", re.IGNORECASE)
+_PNAME_HEAD = re.compile(r"(?:[^\W\d_](?:[\w.\-]*[\w\-])?)?:[\w:%\\]")  # prefix, ':', a valid first local char
 _ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 
 
@@ -98,9 +100,35 @@ def _significant(query: str):
             yield kind, match.group()
 
 
+def _inside_name(query: str, start: int) -> bool:
+    """Whether the keyword-like text at ``start`` is part of a variable or a prefixed name,
+    which the parser reads greedily (``?from``, ``prov:wasDerivedFrom``, ``ex:a.service``).
+
+    >>> q = "SELECT ?x { ?c prov:wasDerivedFrom ?from }"
+    >>> [_inside_name(q, i) for i in (q.index("From"), q.index("from"))]
+    [True, True]
+    >>> [_inside_name(s, s.index("SERVICE")) for s in ("1SERVICE", "trueSERVICE", "ex:.SERVICE", "} SERVICE", "?o_.SERVICE")]
+    [False, False, False, False, False]
+    """
+    begin = start
+    while begin > 0 and (query[begin - 1].isalnum() or query[begin - 1] in "_.-:%\\"):
+        begin -= 1
+    run = query[begin:start]
+    if begin > 0 and query[begin - 1] in "?$":
+        return all(c.isalnum() or c == "_" for c in run)  # a variable name
+    return ":" in run and _PNAME_HEAD.match(query, begin) is not None
+
+
+def _needs_scan(query: str) -> bool:
+    for match in _NEEDS_SCAN.finditer(query):
+        if match.group()[0] == "\\" or not _inside_name(query, match.start()):
+            return True
+    return False
+
+
 def analyse(query: str) -> Analysis:
     """Find the query form, SERVICE targets and FROM graphs of ``query``."""
-    if not _NEEDS_SCAN.search(query):
+    if not _needs_scan(query):
         match = _PROLOGUE_FORM.match(query)
         word = match.group(1).upper() if match else None
         if word in QUERY_FORMS or word in UPDATE_FORMS:
