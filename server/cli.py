@@ -25,6 +25,19 @@ CorpusOption = typer.Option(None, "--corpus", help="Directory holding the seed a
                             "(default: ../shared/seeds beside the checkout).")
 
 
+def _check_or_write(outputs, *, check: bool, fix: str) -> None:
+    """Generated files: with --check list the stale ones and exit 1 if any; else write them."""
+    from . import curation
+
+    if check:
+        stale = curation.stale(outputs)
+        for path in stale:
+            typer.echo(f"out of date: {path} (run `{fix}`)", err=True)
+        raise typer.Exit(1 if stale else 0)
+    for path in curation.write(outputs):
+        typer.echo(f"{'wrote' if path.exists() else 'deleted'} {path}")
+
+
 @app.command()
 def curate(corpus: Optional[Path] = CorpusOption,
            check: bool = typer.Option(False, "--check", help="Only check that the generated Turtle is up to date; exit 1 if not.")) -> None:
@@ -40,13 +53,7 @@ def curate(corpus: Optional[Path] = CorpusOption,
     except curation.CurationError as exc:
         typer.echo(f"curation error: {exc}", err=True)
         raise typer.Exit(1)
-    if check:
-        stale = curation.stale(outputs)
-        for path in stale:
-            typer.echo(f"out of date: {path}", err=True)
-        raise typer.Exit(1 if stale else 0)
-    for path in curation.write(outputs):
-        typer.echo(f"{'wrote' if path.exists() else 'deleted'} {path}")
+    _check_or_write(outputs, check=check, fix="arkg curate")
 
 
 @app.command()
@@ -68,7 +75,6 @@ def validate(corpus: Optional[Path] = typer.Option(None, "--corpus", help="Also 
 def derive(check: bool = typer.Option(False, "--check", help="Only check that the derived files are up to date; exit 1 if not."),
            data_dir: Optional[Path] = typer.Option(None, help="Directory with ontology/, graphs/, shapes/ (default: the package's).")) -> None:
     """Build graphs/derived/propositions.ttl and graphs/asserted/asserted.ttl from the claims."""
-    from . import curation
     from . import derive as derivation
 
     try:
@@ -76,13 +82,7 @@ def derive(check: bool = typer.Option(False, "--check", help="Only check that th
     except derivation.DeriveError as exc:
         typer.echo(f"derive error: {exc}", err=True)
         raise typer.Exit(1)
-    if check:
-        stale = curation.stale(outputs)
-        for path in stale:
-            typer.echo(f"out of date: {path} (run `arkg derive`)", err=True)
-        raise typer.Exit(1 if stale else 0)
-    for path in curation.write(outputs):
-        typer.echo(f"wrote {path}")
+    _check_or_write(outputs, check=check, fix="arkg derive")
 
 
 @app.command()
