@@ -8,6 +8,7 @@ clients; the remote one is itself an HTTP client of its engine.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from urllib.parse import urlencode
@@ -107,10 +108,12 @@ class RemoteBackend:
         self.info = DatasetInfo("remote", 0)
 
     async def start(self) -> None:
-        counts = {row["g"]: int(row["n"]) for row in await select(self, _COUNTS)}
-        version = "remote-" + str(abs(hash(tuple(sorted(counts.items())))))[:10]
-        total = int((await select(self, _TOTAL))[0]["n"])
-        self.info = DatasetInfo(version=version, triples=total, graph_counts=counts)
+        # The engine's data has no file hash here: the version is a stable digest of its
+        # graph sizes, the same in every server process (ETags must agree across workers).
+        info = await _describe_dataset(self, "remote")
+        digest = hashlib.sha256(repr(sorted(info.graph_counts.items())).encode()).hexdigest()[:10]
+        info.version = f"remote-{digest}"
+        self.info = info
 
     async def close(self) -> None:
         await self.client.aclose()
