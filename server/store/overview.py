@@ -16,7 +16,7 @@ from .backend import Backend, select
 from .things import of_iri, term
 from .views import Node, labels
 
-SH, RDFS, DCAT = PREFIXES["sh"], PREFIXES["rdfs"], PREFIXES["dcat"]
+SH, RDFS = PREFIXES["sh"], PREFIXES["rdfs"]
 ENTITY_KINDS = ("person", "organization", "place", "event", "group")
 QUERY_FORMS = {"select": "SELECT", "construct": "CONSTRUCT", "ask": "ASK", "describe": "DESCRIBE"}
 
