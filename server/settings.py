@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     query_workers: int = Field(2, ge=1, description="Query worker processes per server process.")
     worker_memory_mb: int = Field(4096, ge=0, description="Address-space limit of each query worker in MiB (0: none); "
                                   "a query that needs more fails cleanly instead of exhausting the machine.")
+    inline_max_bytes: int = Field(16 * 1024, ge=0, description="Bounded lookups (one triple pattern with a constant "
+                                  "subject or object: server/sparql/bounded.py) whose result fits in this many bytes are "
+                                  "answered in the server process, without a worker round trip. 0: off, and no in-process "
+                                  "copy of an in-memory dataset.")
     max_result_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Largest serialised query result returned.")
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest request body accepted (413 above).")
     allowed_service_endpoints: Annotated[list[str], NoDecode] = Field(

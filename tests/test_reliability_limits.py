@@ -83,6 +83,31 @@ def test_parallel_small_lookups_are_queued_not_refused(limited_server):
 
 
 @pytest.mark.slow
+def test_lookups_need_no_slot_but_spend_the_budget(limited_server):
+    """A client whose slots are held by long queries still dereferences lookups at once
+    (answered in the server process, they hold no worker); once its time budget is spent,
+    lookups are refused like any query."""
+    server, busy = limited_server, "192.0.2.77"
+    lookup = "SELECT ?p ?o WHERE { <https://w3id.org/arkg/id/person/ahmad-massoud> ?p ?o }"
+    results: list[httpx.Response] = []
+    threads = [threading.Thread(target=lambda: results.append(ask(server, RUNAWAY, busy))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    answered = ask(server, lookup, busy)
+    assert answered.status_code == 200 and answered.json()["results"]["bindings"]
+    assert time.monotonic() - started < 1
+    held = ask(server, CHEAP, busy)  # needs a slot: waits 1 s for one, then refused
+    assert held.status_code == 429 and "queries running" in held.text
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(r.status_code for r in results) == [503, 503]
+    spent = ask(server, lookup, busy)  # 2 x 3 s of a 5 s/min budget
+    assert spent.status_code == 429 and "share of query time" in spent.text
+
+
+@pytest.mark.slow
 def test_forwarded_for_is_not_trusted_by_default(tmp_path):
     server = LiveServer("--query-timeout", "2", "--query-workers", "2", env={
         "ARKG_RATE_LIMIT": "true", "ARKG_CLIENT_QUERY_SECONDS_PER_MINUTE": "1",

@@ -10,27 +10,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.gzip import GZipMiddleware
 
 from .. import __version__
 from ..settings import Settings, get_settings
 from ..store.backend import open_backend
 from . import errors
+from .compression import Compression
 from .fastpath import FastPathApp
 from .limits import ClientLimiter
 from .reload import InFlightMiddleware, reloading
 from .routers import documents, dumps, meta, pages, sparql, wellknown
-
-class GZipExceptDumps(GZipMiddleware):
-    """gzip when asked, except for /dumps/: those carry strong ETags, Content-Length and
-    byte ranges that on-the-fly compression would break, and .gz variants exist."""
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/dumps/"):
-            await self.app(scope, receive, send)
-        else:
-            await super().__call__(scope, receive, send)
-
 
 def _openapi_with_unique_ids(app: FastAPI) -> dict:
     """FastAPI's OpenAPI, with one operationId per method: our GET routes also answer HEAD,
@@ -46,6 +35,10 @@ def _openapi_with_unique_ids(app: FastAPI) -> dict:
                     operation["operationId"] = f"{base}_{method}"
     return app.openapi_schema
 
+
+# FastAPI's native OpenTelemetry asks the global providers on every request whether it is
+# on (measured ~10 µs per lookup); ARKG does not use it.
+_NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
 
 DESCRIPTION = """ARKG, the Afghan Resistance Knowledge Graph: attributed, possibly contested claims
 from five news articles (2021-2022) as linked data. A read-only SPARQL 1.1 endpoint,
@@ -67,14 +60,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.backend.close()
 
-    app = FastPathApp(title="ARKG", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+    app = FastPathApp(title="ARKG", version=__version__, description=DESCRIPTION, lifespan=lifespan, telemetry=_NO_TELEMETRY,
                   license_info={"name": "Data: CC BY 4.0; code: MIT"})
     app.state.settings = settings
     app.dependency_overrides[get_settings] = lambda: settings
     errors.install(app)
     app.state.limiter = ClientLimiter.from_settings(settings) if settings.rate_limit else None
     app.add_middleware(InFlightMiddleware)
-    app.add_middleware(GZipExceptDumps, minimum_size=1024)
+    app.add_middleware(Compression, minimum_size=1024)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,
                        allow_methods=["GET", "HEAD", "POST", "OPTIONS"], allow_headers=["*"],
                        expose_headers=["ETag", "Content-Location", "Location", "Retry-After"], max_age=86400)

@@ -30,13 +30,14 @@ import math
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable, TypeVar
 
 from starlette.requests import Request
 
 from ..settings import Settings
 from .errors import ClientError
 
+T = TypeVar("T")
 _SWEEP_EVERY = 30.0  # seconds between removals of clients back at their initial state
 
 
@@ -130,13 +131,7 @@ class ClientLimiter:
     async def acquire(self, key: str) -> AsyncIterator[None]:
         """Admit one query of client ``key`` or raise 429; charges its duration afterwards."""
         client = self._client(key)
-        if client.tokens <= 0:
-            wait = math.ceil((1.0 - client.tokens) / self.rate)  # until a second of budget is back
-            raise ClientError(429, (
-                f"This client has used its share of query time ({self.seconds_per_minute:g} s of query "
-                f"processing per minute). Retry after {wait} s, and make expensive queries cheaper "
-                "(LIMIT, more specific patterns) or run them on your own copy of the dumps."),
-                {"Retry-After": str(wait)})
+        self._check_budget(client)
         client.waiting += 1
         try:
             if client.slots.locked():
@@ -159,14 +154,50 @@ class ClientLimiter:
             client.slots.release()
             self.charge(key, time.monotonic() - started)
 
+    def _check_budget(self, client: _Client) -> None:
+        if client.tokens <= 0:
+            wait = math.ceil((1.0 - client.tokens) / self.rate)  # until a second of budget is back
+            raise ClientError(429, (
+                f"This client has used its share of query time ({self.seconds_per_minute:g} s of query "
+                f"processing per minute). Retry after {wait} s, and make expensive queries cheaper "
+                "(LIMIT, more specific patterns) or run them on your own copy of the dumps."),
+                {"Retry-After": str(wait)})
+
+    def run_cheap(self, key: str, evaluate: Callable[[], T]) -> T:
+        """``evaluate()`` under ``key``'s time budget but without a concurrency slot: a bounded
+        lookup answered in this process holds no query worker, so it needs none of the slots
+        that keep one client from holding them all (429 only when the budget is spent)."""
+        client = self._client(key)
+        self._check_budget(client)
+        started = time.monotonic()
+        try:
+            return evaluate()
+        finally:
+            client.tokens -= time.monotonic() - started
+
     def slot(self, request: Request):
         """:meth:`acquire` for the client that sent ``request``."""
-        return self.acquire(key_of(request.client.host if request.client else None))
+        return self.acquire(client_key(request))
 
 
-async def run_with_limits(request, backend, query_request):
-    """Run a query under its client's budget when limits are on: the one place that does."""
+def client_key(request: Request) -> str:
+    return key_of(request.client.host if request.client else None)
+
+
+async def run_with_limits(request, backend, query_request, *, bounded: bool = False):
+    """Run a query under its client's budget when limits are on: the one place that does.
+
+    A ``bounded`` query (sparql/bounded.py) is first offered to the backend to answer in
+    this process (store/inline.py); if it declines, the query takes the usual route.
+    """
     limiter = getattr(request.app.state, "limiter", None)
+    if bounded:
+        if limiter is None:
+            result = backend.run_inline(query_request)
+        else:
+            result = limiter.run_cheap(client_key(request), lambda: backend.run_inline(query_request))
+        if result is not None:
+            return result
     if limiter is None:
         return await backend.run(query_request)
     async with limiter.slot(request):

@@ -222,7 +222,7 @@ def _triples(body: bytes) -> Results:
 async def run_for_page(request: Request, backend: Backend, urls: UrlMap, settings: Settings, query: str) -> Results:
     """Run ``query`` as the endpoint would (same guard and limits) and tabulate the results."""
     prepared = prepare(ProtocolQuery(query), RESULT_ACCEPT, backend.info, urls, settings.allowed_service_endpoints)
-    result = await run_with_limits(request, backend, prepared.request)
+    result = await run_with_limits(request, backend, prepared.request, bounded=prepared.bounded)
     parse = _triples if result.kind == "triples" else _solutions
     results = await run_in_threadpool(parse, result.body)
     results.seconds = result.seconds

@@ -10,6 +10,11 @@ Why not plain ``uvicorn.run``: two behaviours must differ from uvicorn's default
 - Request heads. uvicorn's httptools protocol buffers the request line and headers without
   any limit (a client sending a 200 MiB header grew the server by 260 MB); here a head
   larger than ``max_body_bytes`` + 64 KiB is answered 431 and the connection closed.
+- Connections spread over the workers. uvicorn's workers share one listening socket, and
+  the first to wake accepts every pending connection: 8 connections opened together
+  landed all on one worker in 3 of 4 trials, leaving the other core idle (lookups at
+  2,000 req/s instead of 2,900). Here each worker gets its own listening socket on the
+  same port (``SO_REUSEPORT``) and the kernel spreads new connections across them.
 - X-Forwarded-For. uvicorn trusts it from 127.0.0.1 by default; the per-client limits
   need the real client address, so it is trusted only from the proxies listed in
   ``forwarded_allow_ips`` (default: none).
@@ -17,8 +22,10 @@ Why not plain ``uvicorn.run``: two behaviours must differ from uvicorn's default
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import socket
 import sys
 
 import uvicorn
@@ -27,6 +34,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors.multiprocess import Multiprocess
 
 from ..settings import Settings
+
+logger = logging.getLogger("uvicorn.error")
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -63,8 +72,60 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().data_received(data)
 
 
+def listeners(cfg: uvicorn.Config, count: int) -> list[socket.socket]:
+    """``count`` sockets bound to the host and port with ``SO_REUSEPORT`` (one per worker), or
+    uvicorn's one shared socket where that option does not exist."""
+    if count < 2 or not hasattr(socket, "SO_REUSEPORT") or cfg.uds or cfg.fd is not None:
+        return [cfg.bind_socket()]
+    family = socket.AF_INET6 if cfg.host and ":" in cfg.host else socket.AF_INET
+    port, out = cfg.port, []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family=family)
+            out.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((cfg.host, port))
+            port = sock.getsockname()[1]  # port 0: the others join the one the first was given
+            sock.set_inheritable(True)
+    except OSError as exc:
+        for sock in out:
+            sock.close()
+        logger.error("cannot listen on %s:%s: %s", cfg.host, cfg.port, exc)
+        sys.exit(STARTUP_FAILURE)
+    logger.info("ARKG listening on http://%s:%d with %d workers", cfg.host, port, count)
+    return out
+
+
 class ReloadingMultiprocess(Multiprocess):
-    """uvicorn's supervisor, except that SIGHUP is passed on to the workers (each reloads)."""
+    """uvicorn's supervisor, with one listening socket per worker (see the module docstring)
+    and SIGHUP passed on to the workers (each reloads in place)."""
+
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]):
+        self.listeners = sockets
+        super().__init__(config, sockets=sockets)
+
+    # uvicorn starts every worker, first ones and replacements alike, with
+    # ``Process(config, self.sockets)``: a worker takes over the listener of the first slot
+    # that has no live worker, so a replacement serves the socket its predecessor left.
+    @property
+    def sockets(self) -> list[socket.socket]:
+        if len(self.listeners) == 1:
+            return self.listeners
+        for slot, sock in enumerate(self.listeners):
+            if slot >= len(self.processes) or not self.processes[slot].process.is_alive():
+                return [sock]
+        return [self.listeners[0]]  # not reached: workers are never added (handle_ttin)
+
+    @sockets.setter
+    def sockets(self, value) -> None:
+        pass  # Multiprocess.__init__ assigns it; the property above decides
+
+    def handle_ttin(self) -> None:
+        logger.warning("SIGTTIN ignored: each worker has its own listening socket; restart with --workers N")
+
+    def handle_ttou(self) -> None:
+        logger.warning("SIGTTOU ignored: each worker has its own listening socket; restart with --workers N")
 
     def handle_hup(self) -> None:
         for process in self.processes:
@@ -95,7 +156,7 @@ def run(settings: Settings) -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     cfg = config(settings)
     if cfg.workers > 1:
-        ReloadingMultiprocess(cfg, sockets=[cfg.bind_socket()]).run()
+        ReloadingMultiprocess(cfg, sockets=listeners(cfg, cfg.workers)).run()
         return
     server = uvicorn.Server(cfg)
     try:

@@ -11,7 +11,7 @@ from .. import formats
 from ..store.backend import DatasetInfo
 from ..store.worker import Request
 from ..urls import UrlMap
-from . import guard
+from . import bounded, guard
 from .protocol import ProtocolError, ProtocolQuery
 
 
@@ -20,6 +20,7 @@ class Prepared:
     request: Request
     form: str | None
     expected: formats.Format  # the format of the response if the query form is as analysed
+    bounded: bool = False  # a lookup whose cost is bounded by its result (bounded.py)
 
 
 def _graphs(names: tuple[str, ...], info: DatasetInfo, urls: UrlMap, what: str) -> tuple[str, ...]:
@@ -66,4 +67,7 @@ def prepare(pq: ProtocolQuery, accept: str | None, info: DatasetInfo, urls: UrlM
         expected = solutions
     request = Request(pq.query, solutions.name, graph.name, default_graphs, named_graphs,
                       has_dataset_clause=bool(analysis.from_graphs or analysis.from_named))
-    return Prepared(request, form, expected)
+    # With default-graph-uri / named-graph-uri the engine may read quads of other graphs
+    # and drop them: the cost is no longer bounded by the result.
+    is_bounded = not (default_graphs or named_graphs) and bounded.is_bounded(pq.query)
+    return Prepared(request, form, expected, is_bounded)

@@ -8,6 +8,7 @@ clients; the remote one is itself an HTTP client of its engine.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -20,6 +21,7 @@ import httpx
 from .. import formats
 from ..settings import Settings
 from .dataset import dataset_files, dataset_version
+from .inline import InlineStore
 from .pool import (PoolUnavailable, QueryEvaluationError, QueryPool, QueryResult, QuerySyntaxError,
                    QueryTimeout, ResultTooLarge)
 from .worker import Request, StoreSpec
@@ -44,6 +46,11 @@ class Backend(Protocol):
     async def close(self) -> None: ...
 
     async def run(self, request: Request, *, timeout: float | None = None) -> QueryResult: ...
+
+    def run_inline(self, request: Request) -> QueryResult | None:
+        """Answer a bounded query (sparql/bounded.py) on the calling thread, or ``None`` to say
+        it must go through :meth:`run`. Never called for other queries."""
+        ...
 
 
 async def select(backend: Backend, query: str, *, timeout: float | None = None) -> list[dict[str, str]]:
@@ -75,16 +82,35 @@ class LocalBackend:
         self.pool = QueryPool(spec, size=settings.query_workers, timeout=settings.query_timeout,
                               max_bytes=settings.max_result_bytes, memory_limit_mb=settings.worker_memory_mb)
         self.info = DatasetInfo(self.version, 0)
+        self.inline: InlineStore | None = None  # bounded lookups in this process (store/inline.py)
 
     async def start(self) -> None:
-        await self.pool.start()
+        inline = None
+        if self.settings.inline_max_bytes:
+            inline = asyncio.ensure_future(InlineStore.open(self.spec, max_bytes=self.settings.inline_max_bytes))
+        try:
+            await self.pool.start()
+        except BaseException:
+            if inline is not None:
+                await asyncio.gather(inline, return_exceptions=True)
+            raise
+        if inline is not None:
+            try:
+                self.inline = await inline
+            except BaseException:
+                await self.pool.close()
+                raise
         self.info = await _describe_dataset(self, self.version)
 
     async def close(self) -> None:
+        self.inline = None
         await self.pool.close()
 
     async def run(self, request: Request, *, timeout: float | None = None) -> QueryResult:
         return await self.pool.run(request, timeout=timeout)
+
+    def run_inline(self, request: Request) -> QueryResult | None:
+        return self.inline.run(request) if self.inline is not None else None
 
 
 def _disk_version(path) -> str:
@@ -117,6 +143,9 @@ class RemoteBackend:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+    def run_inline(self, request: Request) -> QueryResult | None:
+        return None  # the engine is elsewhere: every query is a request to it
 
     async def run(self, request: Request, *, timeout: float | None = None) -> QueryResult:
         solutions = formats.by_name(request.solutions_format, formats.RESULTS)

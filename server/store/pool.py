@@ -17,6 +17,8 @@ server's CPU per query (bench/README.md has the figures).
 
 A worker that dies mid-query (killed, out of memory) fails only that request; the pool
 replaces it. Requests beyond the idle workers wait in FIFO order.
+
+Lookups that provably cannot run away skip the pool (store/inline.py).
 """
 
 from __future__ import annotations
@@ -308,10 +310,13 @@ class QueryPool:
         finally:
             w.waiter = None
         self._idle.put_nowait(w)
-        seconds = time.monotonic() - started
-        status = header[0]
-        if status == "ok":
-            return QueryResult(header[1], header[2], body, seconds)
-        message = header[1]
-        raise {"syntax": QuerySyntaxError, "too_large": ResultTooLarge,
-               "memory": ResultTooLarge}.get(status, QueryEvaluationError)(message)
+        return outcome(header, body, time.monotonic() - started)
+
+
+def outcome(header: tuple, body: bytes, seconds: float) -> QueryResult:
+    """The result a worker's answer (worker.py: ``answer``) stands for, or its :class:`QueryError`."""
+    status = header[0]
+    if status == "ok":
+        return QueryResult(header[1], header[2], body, seconds)
+    raise {"syntax": QuerySyntaxError, "too_large": ResultTooLarge,
+           "memory": ResultTooLarge}.get(status, QueryEvaluationError)(header[1])

@@ -150,22 +150,29 @@ def main(conn, spec: StoreSpec, max_bytes: int, memory_limit_mb: int) -> None:
     thread.join()
 
 
+def answer(store: ox.Store, request: Request, *, max_bytes: int) -> tuple[tuple, bytes]:
+    """:func:`execute` with every failure turned into a header: ``(("ok", kind, format), body)``
+    or ``((status, message), b"")``; the pool maps headers to exceptions (pool.py: ``outcome``)."""
+    try:
+        kind, fmt, body = execute(store, request, max_bytes=max_bytes)
+    except SyntaxError as exc:
+        return ("syntax", str(exc)), b""
+    except ResultTooLarge as exc:
+        return ("too_large", str(exc)), b""
+    except MemoryError:
+        return ("memory", "the query needed more memory than a worker may use"), b""
+    except Exception as exc:  # noqa: BLE001 (an evaluation error is the query's problem, not the server's)
+        return ("eval", f"{type(exc).__name__}: {exc}"), b""
+    return ("ok", kind, fmt), body
+
+
 def _serve(conn, store: ox.Store, max_bytes: int) -> None:
     while True:
         try:
             request = pickle.loads(conn.recv_bytes())
         except (EOFError, OSError):
             return
-        try:
-            kind, fmt, body = execute(store, request, max_bytes=max_bytes)
-        except SyntaxError as exc:
-            conn.send_bytes(pickle.dumps(("syntax", str(exc))))
-        except ResultTooLarge as exc:
-            conn.send_bytes(pickle.dumps(("too_large", str(exc))))
-        except MemoryError:
-            conn.send_bytes(pickle.dumps(("memory", "the query needed more memory than a worker may use")))
-        except Exception as exc:  # an evaluation error is the query's problem, not the server's
-            conn.send_bytes(pickle.dumps(("eval", f"{type(exc).__name__}: {exc}")))
-        else:
-            conn.send_bytes(pickle.dumps(("ok", kind, fmt)))
+        header, body = answer(store, request, max_bytes=max_bytes)
+        conn.send_bytes(pickle.dumps(header))
+        if header[0] == "ok":
             conn.send_bytes(body)

@@ -98,7 +98,7 @@ async def answer(request: Request, pq: protocol.ProtocolQuery, backend: Backend,
         headers["ETag"] = etag
     else:
         headers["Cache-Control"] = "no-store"
-    result = await run_with_limits(request, backend, prepared.request)
+    result = await run_with_limits(request, backend, prepared.request, bounded=prepared.bounded)
     fmt = formats.by_name(result.format)
     return Response(result.body, media_type=fmt.content_type, headers=headers)
 
