@@ -161,6 +161,7 @@ def test_lookups_over_http_are_answered_in_process(client, entities):
     response = client.get("/sparql", params={"query": query}, headers={"Accept": "text/csv"})
     assert response.status_code == 200 and response.text.startswith("p,o")
     assert inline.answered == before + 1
+    assert client.get("/health").json()["inline_lookups"]["answered"] == before + 1
     # default-graph-uri makes the engine skip other graphs' quads: not bounded, so a worker answers
     graph = "https://w3id.org/arkg/graph/entities"
     response = client.get("/sparql", params={"query": query, "default-graph-uri": graph}, headers={"Accept": "text/csv"})
@@ -189,13 +190,14 @@ def test_results_past_the_cap_come_complete_from_a_worker(client, entities):
         assert response.status_code == 200
         assert _rows(response.content, "csv") == _rows(expected.content, "csv")
         assert (inline.answered, inline.too_large) == (0, 1)
+        assert capped.get("/health").json()["inline_lookups"] == {"answered": 0, "over_cap": 1, "max_bytes": 300}
 
 
 def test_cap_zero_keeps_no_store_in_the_server_process(entities):
     off = Settings(query_timeout=5, query_workers=1, public_url="http://testserver/", rate_limit=False,
                    inline_max_bytes=0)
     with TestClient(create_app(off)) as plain:
-        assert plain.app.state.backend.inline is None
+        assert plain.app.state.backend.inline is None and "inline_lookups" not in plain.get("/health").json()
         response = plain.get("/sparql", params={"query": f"SELECT * {{ <{entities[0]}> ?p ?o }}"},
                              headers={"Accept": "application/sparql-results+json"})
         assert response.status_code == 200 and response.json()["results"]["bindings"]
