@@ -166,6 +166,11 @@ def test_reload_swaps_in_new_data_and_keeps_in_flight_requests(data_copy, tmp_pa
         assert record["status"] == "ok" and record["previous"] == before_version
         assert health(server)["version"] == record["version"] != before_version
         assert count(server) == before_count + 1
+        # a lookup is answered in the server process: from the new backend's own copy
+        answered = health(server)["inline_lookups"]["answered"]
+        marker = sparql(server, "SELECT ?o { <https://w3id.org/arkg/id/test/reload-marker> ?p ?o }")
+        assert marker.json()["results"]["bindings"][0]["o"]["value"] == "reload marker"
+        assert health(server)["inline_lookups"]["answered"] == answered + 1
         assert seen <= {before_count, before_count + 1}, f"half-loaded data served: {seen}"
         assert wait_until(lambda: not alive(old_workers), timeout=60), "old workers were not closed"
         assert len(query_workers(server.proc.pid)) == 2

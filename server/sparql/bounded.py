@@ -9,6 +9,7 @@ A bounded query is a SELECT whose WHERE clause is one triple pattern with
 
 - a constant (an IRI or a prefixed name) as subject or object, the other positions
   constants or variables, no variable twice;
+- DISTINCT or REDUCED only over all of the pattern's variables;
 - nothing else: no FILTER, OPTIONAL, UNION, GRAPH, property path, sub-query, BIND,
   VALUES, aggregate, ORDER BY, OFFSET, FROM, comment or escape; at most a LIMIT.
 
@@ -32,6 +33,7 @@ Not bounded (each goes to a query worker, with its time limit):
 ...     "SELECT * { ?s ?p ?o }",                          # no constant: the whole store
 ...     "SELECT * { ?s <http://x/p> ?o }",                 # a constant predicate only
 ...     "SELECT * { <http://x/s> ?p ?p }",                 # a repeated variable filters rows
+...     "SELECT DISTINCT ?p { ?s ?p <http://x/o> }",       # many rows read, few kept
 ...     "SELECT * { <http://x/s> ?p ?o } OFFSET 9999999",  # rows read and thrown away
 ...     "SELECT * { <http://x/s> ?p ?o FILTER(?o > 1) }",
 ...     "SELECT * { <http://x/s> <http://x/p>* ?o }",      # a path
@@ -40,7 +42,7 @@ Not bounded (each goes to a query worker, with its time limit):
 ...     "SELECT * { <http://x/s> ?p ?o # a comment\n }",
 ...     "ASK { <http://x/s> ?p ?o }",
 ... )]
-[False, False, False, False, False, False, False, False, False, False]
+[False, False, False, False, False, False, False, False, False, False, False]
 """
 
 from __future__ import annotations
@@ -54,10 +56,11 @@ _PNAME = r"(?:[A-Za-z][A-Za-z0-9_\-]*)?:[A-Za-z0-9_][A-Za-z0-9_\-]*"  # no dots,
 _VAR = r"[?$][A-Za-z_][A-Za-z0-9_]*"
 _TERM = rf"(?:{_VAR}|{_IRI}|{_PNAME})"
 
+_VARIABLE = re.compile(_VAR)
 _SHAPE = re.compile(
     rf"""
     \s*(?:(?:PREFIX\s*(?:[A-Za-z][A-Za-z0-9_\-]*)?:\s*{_IRI}|BASE\s*{_IRI})\s*)*
-    SELECT\s+(?:(?:DISTINCT|REDUCED)\s+)?(?:\*|(?:{_VAR}\s*)+)\s*
+    SELECT\s+(?P<distinct>(?:DISTINCT|REDUCED)\s+)?(?P<projection>\*|(?:{_VAR}\s*)+)\s*
     (?:WHERE\s*)?
     \{{\s*(?P<s>{_TERM})\s+(?P<p>{_TERM}|a)\s+(?P<o>{_TERM})\s*\.?\s*\}}
     \s*(?:LIMIT\s+[0-9]{{1,9}}\s*)?
@@ -82,5 +85,12 @@ def is_bounded(query: str) -> bool:
         return False
     if not (_constant(s) or _constant(o)):
         return False
-    variables = [t[1:] for t in (s, p, o) if not _constant(t) and t != "a"]
-    return len(variables) == len(set(variables))
+    variables = [t[1:] for t in (s, p, o) if not _constant(t)]
+    if len(variables) != len(set(variables)):
+        return False
+    if match.group("distinct") and match.group("projection") != "*":
+        # DISTINCT over fewer variables than the pattern has would read every quad and
+        # keep a few rows: the work would no longer follow the result.
+        projected = {v[1:] for v in _VARIABLE.findall(match.group("projection"))}
+        return projected >= set(variables)
+    return True

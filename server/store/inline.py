@@ -42,6 +42,7 @@ class InlineStore:
         self.store, self.max_bytes = store, max_bytes
         self.answered = 0  # queries answered here
         self.too_large = 0  # queries declined because the result passed max_bytes
+        self.failed = 0  # queries declined because the engine failed unexpectedly (a panic)
 
     @classmethod
     async def open(cls, spec: StoreSpec, *, max_bytes: int) -> "InlineStore":
@@ -58,7 +59,13 @@ class InlineStore:
         Only for bounded queries: it runs on the caller's thread and cannot be interrupted.
         """
         started = time.monotonic()
-        header, body = answer(self.store, request, max_bytes=self.max_bytes if max_bytes is None else max_bytes)
+        try:
+            header, body = answer(self.store, request, max_bytes=self.max_bytes if max_bytes is None else max_bytes)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001 (a Rust panic is a BaseException): a worker deals with it as with any query
+            self.failed += 1
+            return None
         if header[0] == "too_large":
             self.too_large += 1
             return None

@@ -24,7 +24,7 @@ async def health(request: Request, backend: Backend = Depends(get_backend)) -> J
     inline = getattr(backend, "inline", None)
     if inline is not None:  # this process's counts (store/inline.py)
         body["inline_lookups"] = {"answered": inline.answered, "over_cap": inline.too_large,
-                                  "max_bytes": inline.max_bytes}
+                                  "failed": inline.failed, "max_bytes": inline.max_bytes}
     reload = getattr(request.app.state, "last_reload", None)
     if reload:
         body["last_reload"] = reload
