@@ -432,7 +432,7 @@ def test_transport_level_abuse(tmp_path):
         assert answer.startswith(b"HTTP/1.1 4") and answer.split(b"\r\n\r\n", 1)[1].strip(), answer[:200]
         answer = _raw(server.port, b"\x00\xff\xfe GARBAGE\r\n\r\n")
         assert answer.startswith(b"HTTP/1.1 400") and b"Invalid HTTP request" in answer
-        # A request head over max_body_bytes + 64 KiB: 431 and closed, nothing buffered (serving.py).
+        # A request head over max_body_bytes + 64 KiB: 431 and closed, nothing buffered (protocol.py).
         rss = psutil.Process(server.proc.pid).memory_info().rss
         for request in (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (8 << 20) + b"\r\n\r\n",
                         b"GET /health HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(200_000)) + b"\r\n"):

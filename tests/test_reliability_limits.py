@@ -28,6 +28,16 @@ def ask(server: LiveServer, query: str, client: str | None, timeout: float = 60)
     return httpx.get(server.url + "/sparql", params={"query": query}, headers=headers, timeout=timeout)
 
 
+def runaways(server: LiveServer, client: str, count: int) -> tuple[list[threading.Thread], list[httpx.Response]]:
+    """``count`` runaway queries of ``client`` in flight (started, given 0.5 s to be admitted)."""
+    results: list[httpx.Response] = []
+    threads = [threading.Thread(target=lambda: results.append(ask(server, RUNAWAY, client))) for _ in range(count)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    return threads, results
+
+
 @pytest.fixture(scope="module")
 def limited_server(tmp_path_factory):
     server = LiveServer("--query-timeout", "3", "--query-workers", "3", env={
@@ -42,11 +52,7 @@ def limited_server(tmp_path_factory):
 def test_a_greedy_client_gets_429_and_others_are_unaffected(limited_server):
     server = limited_server
     greedy, other = "192.0.2.10", "198.51.100.20"
-    results: list[httpx.Response] = []
-    threads = [threading.Thread(target=lambda: results.append(ask(server, RUNAWAY, greedy))) for _ in range(3)]
-    for t in threads:
-        t.start()
-    time.sleep(0.5)
+    threads, results = runaways(server, greedy, 3)
     # While the greedy client holds its two slots (query_workers - 1), another client is served at once.
     started = time.monotonic()
     assert ask(server, CHEAP, other).status_code == 200
@@ -89,11 +95,7 @@ def test_lookups_need_no_slot_but_spend_the_budget(limited_server):
     lookups are refused like any query."""
     server, busy = limited_server, "192.0.2.77"
     lookup = "SELECT ?p ?o WHERE { <https://w3id.org/arkg/id/person/ahmad-massoud> ?p ?o }"
-    results: list[httpx.Response] = []
-    threads = [threading.Thread(target=lambda: results.append(ask(server, RUNAWAY, busy))) for _ in range(2)]
-    for t in threads:
-        t.start()
-    time.sleep(0.5)
+    threads, results = runaways(server, busy, 2)
     started = time.monotonic()
     answered = ask(server, lookup, busy)
     assert answered.status_code == 200 and answered.json()["results"]["bindings"]

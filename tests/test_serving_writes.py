@@ -1,4 +1,4 @@
-"""The response head and the first body chunk leave in one write (server/http/serving.py).
+"""The response head and the first body chunk leave in one write (server/http/protocol.py).
 
 A real uvicorn server with ARKG's protocol on 127.0.0.1; the test's protocol only records
 what the real transport is asked to write, and passes everything on.
@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
-from server.http.serving import BoundedHttpToolsProtocol
+from server.http.protocol import BoundedHttpToolsProtocol
 
 from .conftest import free_port
 
