@@ -452,3 +452,19 @@ def test_derived_status_and_uncontested_triples_are_shown_as_such(altered_client
     entity = altered_client.get("/doc/person/ahmad-massoud.html").text
     rows = [part.split("</tr>", 1)[0] for part in entity.split('href="http://testserver/ontology#visited"')[1:]]
     assert any("Kabul" in row and "uncontested in this corpus" in row for row in rows)
+
+
+def test_home_page_etag_follows_the_dumps(tmp_path):
+    """The home page lists the dumps: a cached copy from before they existed (or after they
+    went) must not be confirmed with 304."""
+    settings = Settings(query_timeout=5, query_workers=1, public_url="http://testserver/", rate_limit=False,
+                        dumps_dir=tmp_path / "dumps")
+    with TestClient(create_app(settings)) as c:
+        with_dumps = c.get("/")
+        version = c.app.state.backend.info.version
+        assert f"dumps/{version}/" in with_dumps.text
+        shutil.rmtree(tmp_path / "dumps" / version)
+        again = c.get("/", headers={"If-None-Match": with_dumps.headers["ETag"]})
+        assert again.status_code == 200 and again.headers["ETag"] != with_dumps.headers["ETag"]
+        assert f"dumps/{version}/" not in again.text
+        assert c.get("/", headers={"If-None-Match": again.headers["ETag"]}).status_code == 304

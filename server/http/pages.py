@@ -127,9 +127,10 @@ def dataset_jsonld(urls: UrlMap, ov: overview_store.Overview, version: str) -> d
 
 
 async def home_page(request: Request, backend: Backend, urls: UrlMap) -> Response:
+    build = dumps.read_build(request.app.state.settings.dumps_dir, backend.info.version)
+
     async def context():
         ov = await overview_store.overview(backend, base=urls.base_iri)
-        build = dumps.read_build(request.app.state.settings.dumps_dir, backend.info.version)
         if build is not None:  # the dumps router builds them at startup; listed once they exist
             ov.distributions = [overview_store.Distribution(f"{urls.base_iri}dumps/{build.version}/{f.name}", f.name,
                                                             f.media_type, f.size) for f in build.data_files]
@@ -138,7 +139,9 @@ async def home_page(request: Request, backend: Backend, urls: UrlMap) -> Respons
                 "jsonld": dataset_jsonld(urls, ov, backend.info.version), "sparql": urls.sparql_endpoint,
                 "example_query": examples[0].query if examples else DEFAULT_QUERY}
 
-    return await _page(request, backend, urls, ("home",), "home.html", context)
+    # The page lists the dumps, which appear after start-up: they are part of its ETag.
+    sums = build.file(dumps.SUMS_FILE).sha256 if build is not None else "no dumps"
+    return await _page(request, backend, urls, ("home", sums), "home.html", context)
 
 
 # --- ontology
