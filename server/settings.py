@@ -52,6 +52,7 @@ class Settings(BaseSettings):
                                   "copy of an in-memory dataset.")
     max_result_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Largest serialised query result returned.")
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="Largest request body accepted (413 above).")
+    body_timeout: float = Field(30.0, gt=0, description="Seconds a POST body may take to arrive (408 after).")
     allowed_service_endpoints: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="SERVICE targets allowed in queries (comma-separated in ARKG_ALLOWED_SERVICE_ENDPOINTS). Empty: SERVICE refused.")
 

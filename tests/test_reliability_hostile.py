@@ -425,7 +425,7 @@ def test_transport_level_abuse(tmp_path):
 
     from .conftest import LiveServer
 
-    server = LiveServer("--query-timeout", "3", env={"ARKG_DUMPS_DIR": str(tmp_path / "dumps")})
+    server = LiveServer("--query-timeout", "3", env={"ARKG_DUMPS_DIR": str(tmp_path / "dumps"), "ARKG_BODY_TIMEOUT": "2"})
     try:
         huge_url = b"GET /sparql?query=" + b"%20" * (1 << 20) + b"ASK%20%7B%7D HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         answer = _raw(server.port, huge_url)
@@ -446,13 +446,21 @@ def test_transport_level_abuse(tmp_path):
         answer = _raw(server.port, b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
                       b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunks)
         assert answer == b"" or answer.startswith(b"HTTP/1.1 413"), answer[:200]  # the server may reset first
-        # A client that promises a body and never sends it holds only its own connection.
+        # A client that promises a body and never sends it holds only its own connection,
+        # and only for body_timeout (2 s here): then 408 and the connection is closed.
         import socket
+        import time
 
-        with socket.create_connection(("127.0.0.1", server.port)) as stalled:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as stalled:
             stalled.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
                             b"Content-Length: 100\r\n\r\nASK {}")
+            started = time.monotonic()
             assert httpx.get(server.url + "/sparql", params={"query": "ASK {}"}, timeout=10).status_code == 200
+            answer = b""
+            while chunk := stalled.recv(65536):  # ends when the server closes
+                answer += chunk
+            assert 1.5 < time.monotonic() - started < 15
+            assert answer.startswith(b"HTTP/1.1 408") and b"did not arrive within 2 s (6 bytes came)" in answer, answer
         assert httpx.get(server.url + "/health", timeout=10).status_code == 200
     finally:
         server.stop()

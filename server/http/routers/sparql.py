@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pyoxigraph as ox
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -62,21 +64,27 @@ _POST_DOC = {
         "application/sparql-query": {"schema": {"type": "string"}},
     }},
     "parameters": _QUERY_DOC["parameters"][1:],
-    "responses": _QUERY_DOC["responses"],
+    "responses": {**_QUERY_DOC["responses"], "408": {"description": "The body did not arrive within body_timeout."}},
 }
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 past ``limit`` bytes (checked while streaming)."""
+async def read_body(request: Request, limit: int, seconds: float) -> bytes:
+    """The request body, refused with 413 past ``limit`` bytes (checked while streaming) and
+    with 408 if it has not all arrived within ``seconds`` (uvicorn waits for it forever)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise ClientError(413, f"The request body is {declared} bytes; the limit is {limit} bytes.")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ClientError(413, f"The request body exceeds the limit of {limit} bytes.")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ClientError(413, f"The request body exceeds the limit of {limit} bytes.")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ClientError(408, f"The request body did not arrive within {seconds:g} s ({size} bytes came); "
+                               "send the whole body at once.", {"Connection": "close"}) from None
     return b"".join(chunks)
 
 
@@ -140,7 +148,7 @@ async def sparql_get(request: Request) -> Response:
 @router.post("/sparql", openapi_extra=_POST_DOC, summary="SPARQL query (POST, form-encoded or direct)")
 async def sparql_post(request: Request) -> Response:
     backend, settings, urls = _context(request)
-    body = await read_body(request, settings.max_body_bytes)
+    body = await read_body(request, settings.max_body_bytes, settings.body_timeout)
     url_items = protocol.parse_query_string(request.scope.get("query_string", b""))
     pq = protocol.parse_post(request.headers.get("content-type"), body, url_items)
     if pq.query is None:
