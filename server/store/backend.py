@@ -85,21 +85,16 @@ class LocalBackend:
         self.inline: InlineStore | None = None  # bounded lookups in this process (store/inline.py)
 
     async def start(self) -> None:
-        inline = None
+        # The workers and this process's own copy (store/inline.py) load side by side.
+        opening = [self.pool.start()]
         if self.settings.inline_max_bytes:
-            inline = asyncio.ensure_future(InlineStore.open(self.spec, max_bytes=self.settings.inline_max_bytes))
-        try:
-            await self.pool.start()
-        except BaseException:
-            if inline is not None:
-                await asyncio.gather(inline, return_exceptions=True)
-            raise
-        if inline is not None:
-            try:
-                self.inline = await inline
-            except BaseException:
-                await self.pool.close()
-                raise
+            opening.append(InlineStore.open(self.spec, max_bytes=self.settings.inline_max_bytes))
+        opened = await asyncio.gather(*opening, return_exceptions=True)
+        failure = next((r for r in opened if isinstance(r, BaseException)), None)
+        if failure is not None:
+            await self.pool.close()
+            raise failure
+        self.inline = opened[1] if len(opened) > 1 else None
         self.info = await _describe_dataset(self, self.version)
 
     async def close(self) -> None:
