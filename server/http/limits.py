@@ -167,13 +167,12 @@ class ClientLimiter:
         """``evaluate()`` under ``key``'s time budget but without a concurrency slot: a bounded
         lookup answered in this process holds no query worker, so it needs none of the slots
         that keep one client from holding them all (429 only when the budget is spent)."""
-        client = self._client(key)
-        self._check_budget(client)
+        self._check_budget(self._client(key))
         started = time.monotonic()
         try:
             return evaluate()
         finally:
-            client.tokens -= time.monotonic() - started
+            self.charge(key, time.monotonic() - started)
 
     def slot(self, request: Request):
         """:meth:`acquire` for the client that sent ``request``."""
