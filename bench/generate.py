@@ -29,8 +29,8 @@ from pathlib import Path
 import pyoxigraph as ox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from server.curation import proposition_slug  # noqa: E402  (one definition of a proposition IRI)
-from server.namespaces import ARKG, ID, PREFIXES, graph_iri  # noqa: E402
+from server.pipeline.curate import proposition_slug  # noqa: E402  (one definition of a proposition IRI)
+from server.model.namespaces import ARKG, ID, PREFIXES, graph_iri  # noqa: E402
 
 RDF, RDFS, XSD = PREFIXES["rdf"], PREFIXES["rdfs"], PREFIXES["xsd"]
 SKOS, PROV, OA = PREFIXES["skos"], PREFIXES["prov"], PREFIXES["oa"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from server.sparql.guard import analyse, check
-from server.store.dataset import dataset_files, load_store
+from server.engine.dataset import dataset_files, load_store
 
 QUERIES = {
     "entity lookup": "SELECT ?p ?o WHERE { <https://w3id.org/arkg/id/person/ahmad-massoud> ?p ?o }",

@@ -5,9 +5,9 @@ Run: .venv/bin/python bench/pool_vs_pebble.py  (needs the bench extra: pebble)
 import asyncio, time
 import pyoxigraph as ox
 from pebble import ProcessPool
-from server.store.pool import QueryPool
-from server.store.worker import Request, StoreSpec, execute, open_store
-from server.store.dataset import dataset_files
+from server.engine.pool import QueryPool
+from server.engine.worker import Request, StoreSpec, execute, open_store
+from server.engine.dataset import dataset_files
 
 SPEC = StoreSpec(files=tuple((str(f.path), f.graph_iri) for f in dataset_files()))
 Q = "SELECT ?p ?o WHERE { <https://w3id.org/arkg/id/person/ahmad-massoud> ?p ?o }"

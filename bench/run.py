@@ -53,8 +53,8 @@ def log(message: str) -> None:
 
 def prepare(size: str, data_root: Path, seed: int) -> dict:
     """Data directory, ARKG store and Oxigraph store for ``size``, built only when missing."""
-    from server.store.build import VERSION_FILE, build_store
-    from server.store.dataset import dataset_files, dataset_version
+    from server.publish.store import VERSION_FILE, build_store
+    from server.engine.dataset import dataset_files, dataset_version
 
     root = data_root / size
     dataset, arkg_store, ox_store = root / "dataset", root / "arkg-store", root / "oxigraph-store"

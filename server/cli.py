@@ -27,7 +27,7 @@ CorpusOption = typer.Option(None, "--corpus", help="Directory holding the seed a
 
 def _check_or_write(outputs, *, check: bool, fix: str) -> None:
     """Generated files: with --check list the stale ones and exit 1 if any; else write them."""
-    from . import curation
+    from server.pipeline import curate as curation
 
     if check:
         stale = curation.stale(outputs)
@@ -42,7 +42,8 @@ def _check_or_write(outputs, *, check: bool, fix: str) -> None:
 def curate(corpus: Optional[Path] = CorpusOption,
            check: bool = typer.Option(False, "--check", help="Only check that the generated Turtle is up to date; exit 1 if not.")) -> None:
     """Compile graphs/curation/*.yaml into Turtle, computing quote offsets, prefix/suffix and proposition IRIs."""
-    from . import curation, paths
+    from server.pipeline import curate as curation
+    from server import paths
 
     corpus = corpus or paths.default_corpus_dir()
     if not corpus.is_dir():
@@ -61,7 +62,7 @@ def validate(corpus: Optional[Path] = typer.Option(None, "--corpus", help="Also 
              data_dir: Optional[Path] = typer.Option(None, help="Directory with ontology/, graphs/, shapes/ (default: the package's)."),
              reference: bool = typer.Option(False, "--reference", help="Run every constraint through pyshacl, SPARQL ones too (slow; for cross-checking).")) -> None:
     """Validate the data against the SHACL shapes; print a report; exit 1 on any violation."""
-    from .validation import validate as run_validation
+    from server.validation.run import validate as run_validation
 
     if corpus is not None and not corpus.is_dir():
         typer.echo(f"corpus directory {corpus} not found", err=True)
@@ -75,7 +76,7 @@ def validate(corpus: Optional[Path] = typer.Option(None, "--corpus", help="Also 
 def derive(check: bool = typer.Option(False, "--check", help="Only check that the derived files are up to date; exit 1 if not."),
            data_dir: Optional[Path] = typer.Option(None, help="Directory with ontology/, graphs/, shapes/ (default: the package's).")) -> None:
     """Build graphs/derived/propositions.ttl and graphs/asserted/asserted.ttl from the claims."""
-    from . import derive as derivation
+    from server.pipeline import derive as derivation
 
     try:
         outputs = derivation.build(data_dir)
@@ -90,14 +91,14 @@ def stats(data_dir: Optional[Path] = typer.Option(None, help="Directory with ont
     """Claims, propositions by status, entities by type, speakers, external links, per article."""
     from rich.console import Console
 
-    from . import stats as statistics
+    from server.pipeline import stats as statistics
 
     statistics.render(statistics.collect(data_dir), Console())
 
 
 def _settings(**flags):
     """Settings from ARKG_* variables, overridden by the flags actually given."""
-    from .settings import Settings
+    from server.settings import Settings
 
     return Settings(**{k: v for k, v in flags.items() if v is not None})
 
@@ -121,7 +122,7 @@ def serve(host: Optional[str] = typer.Option(None, help="Interface to listen on 
     if public_url is None and (host or port) and "ARKG_PUBLIC_URL" not in os.environ:
         settings = settings.model_copy(update={"public_url": f"http://{settings.host}:{settings.port}/"})
     if settings.validate_on_start and not settings.store and not settings.remote_endpoint:
-        from .validation import validate_for_serving
+        from server.validation.run import validate_for_serving
 
         report = validate_for_serving(settings)
         if report is not None:
@@ -130,7 +131,7 @@ def serve(host: Optional[str] = typer.Option(None, help="Interface to listen on 
             raise typer.Exit(1)
     os.environ.update(settings.to_env())  # every uvicorn worker process builds the same Settings
     os.environ["ARKG_VALIDATE_ON_START"] = "false"  # done once, here
-    from .http import serving
+    from server.web import serving
 
     serving.run(settings)  # uvicorn, with SIGHUP reloads and X-Forwarded-For trust from settings
 
@@ -141,7 +142,7 @@ def reload(pid: int = typer.Argument(..., help="PID of the `arkg serve` process.
     """Reload the data of a running server (SIGHUP): validated first; if it fails, the last good data keeps serving."""
     import json
 
-    from .http.reload import request_reload
+    from server.web.reload import request_reload
 
     try:
         outcome = request_reload(pid, url)
@@ -161,10 +162,10 @@ def query(sparql: str = typer.Argument(..., help="The SPARQL query (SELECT, ASK,
     """Run one query against the dataset and print the results."""
     import sys
 
-    from . import formats
-    from .sparql import guard
-    from .store import dataset
-    from .store.worker import Request, execute, open_store, StoreSpec
+    from server.model import formats
+    from server.sparql import guard
+    from server.engine import dataset
+    from server.engine.worker import Request, execute, open_store, StoreSpec
 
     settings = _settings(data_dir=data_dir, store=store)
     try:
@@ -195,7 +196,7 @@ def query(sparql: str = typer.Argument(..., help="The SPARQL query (SELECT, ASK,
 def build_store(out: Path = typer.Option(..., "--out", help="Directory to create the on-disk store in (must not exist or be empty)."),
                 data_dir: Optional[Path] = typer.Option(None, help="Directory with ontology/, graphs/, shapes/ (default: the package's).")) -> None:
     """Build an on-disk store that `arkg serve --store DIR` opens read-only from several processes."""
-    from .store.build import BuildError, build_store as build
+    from server.publish.store import BuildError, build_store as build
 
     try:
         built = build(out, data_dir or _settings().data_dir)
@@ -213,8 +214,8 @@ def build_dumps(out: Optional[Path] = typer.Option(None, "--out", help="Dumps di
     """Write versioned dumps (Turtle, N-Triples, N-Quads, TriG, JSON-LD), their VoID and SHA256SUMS under DIR/<version>/."""
     import time
 
-    from . import dumps
-    from .store.dataset import DatasetError
+    from server.publish import dumps
+    from server.engine.dataset import DatasetError
 
     started = time.monotonic()
     try:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from server.http.app import create_app
+from server.web.app import create_app
 from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

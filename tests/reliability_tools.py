@@ -1,4 +1,4 @@
-"""Helpers shared by the reliability campaigns (tests/test_reliability_*.py, bench/load_test.py)."""
+"""Helpers shared by the reliability campaigns (tests/web/test_reliability_*.py, bench/load_test.py)."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from server.namespaces import ARKG, ID, sparql_prefixes
-from server.store.dataset import dataset_files, load_store
+from server.model.namespaces import ARKG, ID, sparql_prefixes
+from server.engine.dataset import dataset_files, load_store
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "seeds"

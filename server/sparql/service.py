@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import formats
-from ..store.backend import DatasetInfo
-from ..store.worker import Request
-from ..urls import UrlMap
-from . import bounded, guard
-from .protocol import ProtocolError, ProtocolQuery
+from server.model import formats
+from server.engine.backend import DatasetInfo
+from server.engine.worker import Request
+from server.model.urls import UrlMap
+from server.sparql import bounded
+from server.sparql import guard
+from server.sparql.protocol import ProtocolError, ProtocolQuery
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The SPARQL 1.1 Service Description of the endpoint, as triples (W3C sparql11-service-description).
 
 It states the public endpoint URL, the result formats actually served (from
-``server.formats``), the features, and the dataset: the union default graph and each
+``server.model.formats``), the features, and the dataset: the union default graph and each
 named graph with its triple count (VoID). Hash IRIs instead of blank nodes keep the
 description stable and linkable.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pyoxigraph as ox
 
-from .. import formats
-from ..store.backend import DatasetInfo
-from ..urls import UrlMap
+from server.model import formats
+from server.engine.backend import DatasetInfo
+from server.model.urls import UrlMap
 
 SD = "http://www.w3.org/ns/sparql-service-description#"
 VOID = "http://rdfs.org/ns/void#"

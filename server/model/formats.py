@@ -1,0 +1,150 @@
+"""Media formats and the one content-negotiation function of the server.
+
+Formats wrap pyoxigraph's own enums (``RdfFormat``, ``QueryResultsFormat``), so media
+types and extensions come from pyoxigraph and results are serialised by pyoxigraph.
+
+>>> negotiate("text/csv;q=0.5, application/sparql-results+json", RESULTS).name
+'json'
+>>> negotiate("text/*", GRAPH).name
+'ttl'
+>>> negotiate(None, GRAPH).name
+'ttl'
+>>> negotiate("application/json", GRAPH).name
+'jsonld'
+>>> negotiate("image/png", RESULTS)
+Traceback (most recent call last):
+...
+server.model.formats.NotAcceptable: None of the media types in the Accept header is offered here. Offered: application/sparql-results+json, application/sparql-results+xml, text/csv, text/tab-separated-values
+>>> by_name("nt").media_type
+'application/n-triples'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+
+
+class NotAcceptable(ValueError):
+    """No offered format satisfies the Accept header (HTTP 406)."""
+
+    def __init__(self, offered: list["Format"]):
+        self.offered = offered
+        super().__init__("None of the media types in the Accept header is offered here. Offered: "
+                         + ", ".join(f.media_type for f in offered))
+
+
+class UnknownFormat(ValueError):
+    """A ``format`` parameter naming no offered format (HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str  # short name: the file extension, used in ?format= and document suffixes
+    media_type: str
+    ox: ox.RdfFormat | ox.QueryResultsFormat | None = None
+    aliases: tuple[str, ...] = field(default=())  # other media types accepted for it
+    charset: bool = True
+
+    @property
+    def content_type(self) -> str:
+        return f"{self.media_type}; charset=utf-8" if self.charset else self.media_type
+
+    @property
+    def quads(self) -> bool:
+        return isinstance(self.ox, ox.RdfFormat) and self.ox.supports_datasets
+
+
+def _rdf(fmt: ox.RdfFormat, *aliases: str, name: str | None = None) -> Format:
+    return Format(name or fmt.file_extension, fmt.media_type, fmt, aliases)
+
+
+def _results(fmt: ox.QueryResultsFormat, name: str, *aliases: str) -> Format:
+    return Format(name, fmt.media_type.split(";")[0], fmt, aliases)
+
+
+JSON = _results(ox.QueryResultsFormat.JSON, "json", "application/json")
+XML = _results(ox.QueryResultsFormat.XML, "xml", "application/xml", "text/xml")
+CSV = _results(ox.QueryResultsFormat.CSV, "csv")
+TSV = _results(ox.QueryResultsFormat.TSV, "tsv")
+TURTLE = _rdf(ox.RdfFormat.TURTLE, "application/x-turtle")
+NTRIPLES = _rdf(ox.RdfFormat.N_TRIPLES, "text/plain")
+JSONLD = _rdf(ox.RdfFormat.JSON_LD, "application/json")
+RDFXML = _rdf(ox.RdfFormat.RDF_XML, "application/xml", "text/xml")
+TRIG = _rdf(ox.RdfFormat.TRIG)
+NQUADS = _rdf(ox.RdfFormat.N_QUADS)
+HTML = Format("html", "text/html", None, ("application/xhtml+xml",))
+
+RESULTS = [JSON, XML, CSV, TSV]  # SELECT and ASK
+GRAPH = [TURTLE, NTRIPLES, JSONLD, RDFXML, TRIG, NQUADS]  # CONSTRUCT and DESCRIBE
+DOCUMENT = [HTML, TURTLE, JSONLD, NTRIPLES, RDFXML]  # /doc pages, in server preference order
+ALL = RESULTS + GRAPH + [HTML]
+
+
+def by_name(name: str, offered: list[Format] = ALL) -> Format:
+    """The offered format with short name (or media type) ``name``."""
+    for fmt in offered:
+        if name in (fmt.name, fmt.media_type):
+            return fmt
+    raise UnknownFormat(f"Unknown format {name!r}; use one of: {', '.join(f.name for f in offered)}")
+
+
+def _parse_accept(header: str) -> list[tuple[str, str, float]]:
+    ranges = []
+    for part in header.split(","):
+        pieces = part.split(";")
+        media = pieces[0].strip().lower()
+        if "/" not in media:
+            continue
+        q = 1.0
+        for param in pieces[1:]:
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = max(0.0, min(1.0, float(value)))
+                except ValueError:
+                    q = 0.0
+        main, _, sub = media.partition("/")
+        ranges.append((main, sub, q))
+    return ranges
+
+
+def _quality(fmt: Format, ranges: list[tuple[str, str, float]]) -> float:
+    """q of the most specific range matching ``fmt`` (exact > type/* > */*)."""
+    best_specificity, best_q = -1, 0.0
+    for media in (fmt.media_type, *fmt.aliases):
+        main, _, sub = media.partition("/")
+        primary = media == fmt.media_type
+        for r_main, r_sub, q in ranges:
+            if r_main == main and r_sub == sub:
+                specificity = 3 if primary else 2
+            elif r_main == main and r_sub == "*" and primary:  # aliases match exactly only
+                specificity = 1
+            elif r_main == "*" and r_sub == "*":
+                specificity = 0
+            else:
+                continue
+            if specificity > best_specificity:
+                best_specificity, best_q = specificity, q
+    return best_q
+
+
+def negotiate(accept: str | None, offered: list[Format]) -> Format:
+    """The offered format the client prefers; the first offered when it states no preference.
+
+    Ties go to the server's order. Raises :class:`NotAcceptable` when nothing fits.
+    """
+    if not accept or not accept.strip():
+        return offered[0]
+    ranges = _parse_accept(accept)
+    if not ranges:
+        return offered[0]
+    best, best_q = None, 0.0
+    for fmt in offered:
+        q = _quality(fmt, ranges)
+        if q > best_q:
+            best, best_q = fmt, q
+    if best is None:
+        raise NotAcceptable(offered)
+    return best

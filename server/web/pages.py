@@ -1,0 +1,260 @@
+"""The HTML pages people read: home, thing pages, the ontology and the query page.
+
+Each function gathers what its page shows from the store layer (``server.views.pages``,
+``overview``, ``vocabulary``), renders a template and answers with an ETag; a client that
+holds the current ETag gets 304. Data for one dataset version never changes, so the ETag
+covers the dataset version, the public URL, the templates and what selects the page.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+import pyoxigraph as ox
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from server.publish import dumps
+from server.model import formats
+from server.settings import Settings
+from server.sparql.guard import GuardError, ReadOnlyError
+from server.sparql.protocol import ProtocolError, ProtocolQuery
+from server.sparql.service import prepare
+
+from server.views import overview as overview_store
+from server.views import pages as views
+from server.views import ontology as vocabulary
+from server.engine.backend import Backend
+from server.model.namespaces import LICENCE
+from server.views.documents import RDF_FORMATS
+from server.engine.pool import QueryError
+from server.views.things import Ref
+from server.model.urls import UrlMap
+from server.web.caching import CACHE_DYNAMIC, etag_for, not_modified
+from server.web.limits import run_with_limits
+from server.web.templating import TEMPLATE_DIGEST, render
+
+DISPLAY_ROWS = 500  # rows shown in the query page's table; downloads carry all of them
+RESULT_ACCEPT = "application/sparql-results+json, application/n-triples"
+KIND_TITLES = {"person": "People", "organization": "Organisations", "place": "Places", "event": "Events",
+               "group": "Ethnic and religious groups", "agent": "Anonymous and collective speakers",
+               "article": "Articles", "comment": "Reader comments"}
+
+
+@dataclass
+class RdfLink:
+    name: str  # format short name
+    label: str
+    media_type: str
+    url: str
+
+
+def rdf_links(urls: UrlMap, doc_path: str) -> list[RdfLink]:
+    """Links to the RDF forms of a document at ``doc_path`` (``doc/person/x`` or ``ontology``)."""
+    names = {"ttl": "Turtle", "jsonld": "JSON-LD", "nt": "N-Triples", "rdf": "RDF/XML"}
+    return [RdfLink(f.name, names[f.name], f.media_type, f"{urls.public_url}{doc_path}.{f.name}") for f in RDF_FORMATS]
+
+
+async def _page(request: Request, backend: Backend, urls: UrlMap, key: tuple[str, ...], template: str,
+                context_factory, status: int = 200) -> Response:
+    """Answer 304 if the client holds the page, else render ``template`` with the context built."""
+    headers = {"Cache-Control": CACHE_DYNAMIC}
+    etag = etag_for(backend.info.version, "html", TEMPLATE_DIGEST, urls.public_url, *key)
+    cached = not_modified(request, etag, headers)
+    if cached is not None:
+        return cached
+    context = await context_factory()
+    html = await render(template, urls=urls, version=backend.info.version, licence=LICENCE, **context)
+    return HTMLResponse(html, status_code=status, headers={**headers, "ETag": etag})
+
+
+# --- things
+
+
+async def thing_page(request: Request, backend: Backend, urls: UrlMap, thing: Ref) -> Response:
+    """The HTML page of one thing; its template depends on its kind."""
+
+    async def context():
+        links = rdf_links(urls, f"doc/{thing.path}")
+        common = {"thing": thing, "rdf_links": links, "iri": thing.iri}
+        if thing.kind == "claim":
+            view, claim, proposition = await views.claim(backend, thing)
+            return {**common, "view": view, "claim": claim, "proposition": proposition}
+        if thing.kind == "proposition":
+            view, proposition = await views.proposition(backend, thing)
+            return {**common, "view": view, "proposition": proposition}
+        if thing.kind in ("article", "comment"):
+            return {**common, "view": await views.source(backend, thing)}
+        return {**common, "view": await views.entity(backend, thing)}
+
+    template = {"claim": "claim.html", "proposition": "proposition.html", "article": "source.html",
+                "comment": "source.html"}.get(thing.kind, "entity.html")
+    return await _page(request, backend, urls, ("thing", thing.iri), template, context)
+
+
+# --- home
+
+
+def dataset_jsonld(urls: UrlMap, ov: overview_store.Overview, version: str) -> dict:
+    """A schema.org Dataset description for dataset search engines."""
+    data = {
+        "@context": "https://schema.org/",
+        "@type": "Dataset",
+        "@id": urls.base_iri,
+        "name": "ARKG, the Afghan Resistance Knowledge Graph",
+        "alternateName": "ARKG",
+        "description": ("Attributed and possibly contested claims about the National Resistance Front of "
+                        "Afghanistan and the talks around it, drawn from five news articles: who said what, "
+                        "where, with the verbatim quote, as linked data with a SPARQL endpoint. "
+                        f"{ov.claims} claims about {ov.propositions} propositions."),
+        "url": urls.public_url,
+        "identifier": urls.base_iri,
+        "version": version,
+        "license": LICENCE,
+        "isAccessibleForFree": True,
+        "inLanguage": "en",
+        "keywords": ["Afghanistan", "National Resistance Front", "Taliban", "claims", "provenance",
+                     "knowledge graph", "linked data", "SPARQL"],
+        "spatialCoverage": {"@type": "Place", "name": "Afghanistan"},
+        "measurementTechnique": "Manual curation of claims from news articles, each with its verbatim quote and offsets",
+    }
+    data["distribution"] = [{"@type": "DataDownload", "contentUrl": urls.public(d.url),
+                             **({"encodingFormat": d.media_type} if d.media_type else {}),
+                             **({"contentSize": f"{d.byte_size} B"} if d.byte_size else {})} for d in ov.distributions]
+    if not data["distribution"]:
+        del data["distribution"]
+    return data
+
+
+async def home_page(request: Request, backend: Backend, urls: UrlMap) -> Response:
+    build = dumps.read_build(request.app.state.settings.dumps_dir, backend.info.version)
+
+    async def context():
+        ov = await overview_store.overview(backend, base=urls.base_iri)
+        if build is not None:  # the dumps router builds them at startup; listed once they exist
+            ov.distributions = [overview_store.Distribution(f"{urls.base_iri}dumps/{build.version}/{f.name}", f.name,
+                                                            f.media_type, f.size) for f in build.data_files]
+        examples = await overview_store.examples(backend)
+        return {"ov": ov, "examples": examples, "kind_titles": KIND_TITLES,
+                "jsonld": dataset_jsonld(urls, ov, backend.info.version), "sparql": urls.sparql_endpoint,
+                "example_query": examples[0].query if examples else DEFAULT_QUERY}
+
+    # The page lists the dumps, which appear after start-up: they are part of its ETag.
+    sums = build.file(dumps.SUMS_FILE).sha256 if build is not None else "no dumps"
+    return await _page(request, backend, urls, ("home", sums), "home.html", context)
+
+
+# --- ontology
+
+
+async def ontology_page(request: Request, backend: Backend, urls: UrlMap) -> Response:
+    async def context():
+        return {"vocab": await vocabulary.vocabulary(backend), "rdf_links": rdf_links(urls, "ontology"),
+                "iri": urls.base_iri + "ontology"}
+
+    return await _page(request, backend, urls, ("ontology",), "ontology.html", context)
+
+
+# --- query page
+
+DEFAULT_QUERY = """PREFIX arkg: <https://w3id.org/arkg/ontology#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+# Who makes the most claims?
+SELECT ?speaker ?name (COUNT(?claim) AS ?claims) WHERE {
+  ?claim a arkg:Claim ; arkg:claimant ?speaker .
+  OPTIONAL { ?speaker rdfs:label ?name }
+}
+GROUP BY ?speaker ?name
+ORDER BY DESC(?claims)
+LIMIT 20"""
+
+
+@dataclass
+class Results:
+    kind: str  # "solutions", "boolean" or "triples"
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[views.Node | None]] = field(default_factory=list)
+    total: int = 0
+    boolean: bool | None = None
+    seconds: float = 0.0
+    downloads: list[tuple[str, str]] = field(default_factory=list)  # (format name, URL)
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.rows)
+
+
+def _solutions(body: bytes) -> Results:
+    data = json.loads(body)
+    if "boolean" in data:
+        return Results("boolean", boolean=bool(data["boolean"]))
+    columns = data["head"].get("vars", [])
+    bindings = data["results"]["bindings"]
+    rows = []
+    for binding in bindings[:DISPLAY_ROWS]:
+        row = []
+        for var in columns:
+            cell = binding.get(var)
+            if cell is None:
+                row.append(None)
+            elif cell["type"] == "uri":
+                row.append(views.Node(cell["value"]))
+            elif cell["type"] == "bnode":
+                row.append(views.Node("_:" + cell["value"], is_iri=False))
+            else:
+                row.append(views.Node(cell["value"], is_iri=False, datatype=cell.get("datatype"), lang=cell.get("xml:lang")))
+        rows.append(row)
+    return Results("solutions", columns, rows, len(bindings))
+
+
+def _node_of(term) -> views.Node:
+    if isinstance(term, ox.NamedNode):
+        return views.Node(term.value)
+    if isinstance(term, ox.BlankNode):
+        return views.Node("_:" + term.value, is_iri=False)
+    lang = getattr(term, "language", None)
+    return views.Node(term.value, is_iri=False, datatype=None if lang else term.datatype.value, lang=lang)
+
+
+def _triples(body: bytes) -> Results:
+    parsed = list(ox.parse(body, format=ox.RdfFormat.N_TRIPLES))
+    rows = [[_node_of(q.subject), _node_of(q.predicate), _node_of(q.object)] for q in parsed[:DISPLAY_ROWS]]
+    return Results("triples", ["subject", "predicate", "object"], rows, len(parsed))
+
+
+async def run_for_page(request: Request, backend: Backend, urls: UrlMap, settings: Settings, query: str) -> Results:
+    """Run ``query`` as the endpoint would (same guard and limits) and tabulate the results."""
+    prepared = prepare(ProtocolQuery(query), RESULT_ACCEPT, backend.info, urls, settings.allowed_service_endpoints)
+    result = await run_with_limits(request, backend, prepared.request, bounded=prepared.bounded)
+    parse = _triples if result.kind == "triples" else _solutions
+    results = await run_in_threadpool(parse, result.body)
+    results.seconds = result.seconds
+    offered = formats.GRAPH if result.kind == "triples" else formats.RESULTS
+    results.downloads = [(f.name, f"{urls.sparql_endpoint}?{urlencode({'query': query, 'format': f.name})}") for f in offered]
+    return results
+
+
+async def query_page(request: Request, backend: Backend, urls: UrlMap, settings: Settings,
+                     query: str | None = None) -> Response:
+    """The query editor with the example queries; with ``query``, also its results as a table."""
+    examples = await overview_store.examples(backend)
+    results, error, status = None, None, 200
+    if query is not None:
+        try:
+            results = await run_for_page(request, backend, urls, settings, query)
+        except (GuardError, ProtocolError, QueryError, formats.NotAcceptable, formats.UnknownFormat) as exc:
+            error = getattr(exc, "message", None) or str(exc)
+            status = getattr(exc, "status", 403 if isinstance(exc, ReadOnlyError) else 400)
+            if isinstance(exc, QueryError) and status == 400 and not error.startswith("SPARQL"):
+                error = f"SPARQL query error: {error}"  # the engine's message alone names no culprit
+    share = f"{urls.public_url}query?{urlencode({'query': query})}" if query is not None else None
+    html = await render("query.html", urls=urls, version=backend.info.version, licence=LICENCE,
+                        examples=examples, query=query, editor_text=query if query is not None else
+                        (examples[0].query if examples else DEFAULT_QUERY),
+                        results=results, error=error, share=share, sparql=urls.sparql_endpoint)
+    # Results are not cached by the browser: a shared URL re-runs against the current data.
+    headers = {"Cache-Control": "no-store" if query is not None else CACHE_DYNAMIC, "Vary": "Accept"}
+    return HTMLResponse(html, status_code=status, headers=headers)

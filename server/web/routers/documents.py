@@ -1,0 +1,114 @@
+"""Dereferenceable URIs (W3C "Cool URIs for the Semantic Web", 303 pattern), for linked-data clients and browsers.
+
+- ``/id/{kind}/{slug}`` names a thing, not a document: it answers 303 See Other to
+  ``/doc/{kind}/{slug}.{ext}``, the format chosen from the Accept header (``Vary: Accept``).
+- ``/doc/{kind}/{slug}`` negotiates the same way and answers with ``Content-Location``.
+- ``/doc/{kind}/{slug}.{html,ttl,jsonld,nt,rdf}`` is one fixed format.
+
+Formats, in the server's order of preference: HTML, Turtle, JSON-LD, N-Triples, RDF/XML
+(``formats.DOCUMENT``). A request without Accept, or with only ``*/*``, gets the default:
+HTML, since such requests mostly come from people's tools that show what they get;
+linked-data clients send an RDF media type. Large documents are split into pages
+(``?page=2``) linked by ``hydra:next`` and ``Link: rel="next"``.
+
+Unknown kinds, malformed slugs and things absent from the data answer 404; slugs longer
+than any real one answer 400; an Accept header that rules out every format answers 406.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from server.model import formats
+from server.views import documents
+from server.views import things
+from server.engine.backend import Backend
+from server.model.urls import UrlMap
+from server.web.caching import CACHE_DYNAMIC, etag_for, not_modified
+from server.web.deps import get_backend, get_urls
+from server.web.errors import ClientError
+from server.web.pages import thing_page
+
+router = APIRouter(tags=["linked data"])
+
+SUFFIXES = {f.name: f for f in formats.DOCUMENT}
+PAGE = Query(1, ge=1, le=1_000_000, description="Page of a large document (triples pointing at the thing).")
+
+
+async def _existing(backend: Backend, urls: UrlMap, kind: str, slug: str) -> things.Ref:
+    """The thing ``kind/slug``, or a 4xx saying why there is none."""
+    try:
+        thing = things.ref(kind, slug, base=urls.base_iri)
+    except things.SlugTooLong as exc:
+        raise ClientError(400, str(exc)) from None
+    except things.BadReference as exc:
+        raise ClientError(404, f"Nothing is known as /{kind}/{slug[:100]}: {exc}") from None
+    if not await things.exists(backend, thing):
+        raise ClientError(404, f"Nothing is known as {thing.iri} in this dataset. "
+                               f"Search for things with the SPARQL endpoint at {urls.sparql_endpoint}.")
+    return thing
+
+
+def _alternates(urls: UrlMap, thing: things.Ref, page: int) -> list[str]:
+    query = f"?page={page}" if page > 1 else ""
+    return [f'<{urls.public_url}doc/{thing.path}.{f.name}{query}>; rel="alternate"; type="{f.media_type}"'
+            for f in formats.DOCUMENT]
+
+
+@router.api_route("/id/{kind}/{slug}", methods=["GET", "HEAD"], status_code=303,
+                  summary="A thing's URI: 303 See Other to the document in the format the Accept header prefers",
+                  responses={303: {"description": "See Other: the document about the thing"},
+                             404: {"description": "Nothing is known by this URI"},
+                             406: {"description": "No acceptable format"}})
+async def identify(kind: str, slug: str, request: Request, backend: Backend = Depends(get_backend),
+                   urls: UrlMap = Depends(get_urls)) -> Response:
+    thing = await _existing(backend, urls, kind, slug)
+    fmt = formats.negotiate(request.headers.get("accept"), formats.DOCUMENT)
+    return RedirectResponse(f"{urls.public_url}doc/{thing.path}.{fmt.name}", status_code=303,
+                            headers={"Vary": "Accept", "Cache-Control": CACHE_DYNAMIC})
+
+
+@router.api_route("/doc/{kind}/{name}", methods=["GET", "HEAD"],
+                  summary="The document about a thing: negotiated, or in the format its suffix names",
+                  responses={200: {"description": "The document",
+                                   "content": {f.media_type: {} for f in formats.DOCUMENT}},
+                             304: {"description": "Not modified (If-None-Match)"},
+                             404: {"description": "Nothing is known by this name, or no such page"},
+                             406: {"description": "No acceptable format"}})
+async def document(kind: str, name: str, request: Request, page: int = PAGE,
+                   backend: Backend = Depends(get_backend), urls: UrlMap = Depends(get_urls)) -> Response:
+    slug, dot, suffix = name.rpartition(".")
+    if dot and suffix not in SUFFIXES:
+        raise ClientError(404, f"No document format {suffix[:20]!r}; use one of: " + ", ".join(SUFFIXES)
+                          + ", or no suffix to negotiate.")
+    thing = await _existing(backend, urls, kind, slug if dot else name)
+    headers: dict[str, str] = {}
+    if dot:
+        fmt = SUFFIXES[suffix]
+    else:
+        fmt = formats.negotiate(request.headers.get("accept"), formats.DOCUMENT)
+        location = f"{urls.public_url}doc/{thing.path}.{fmt.name}" + (f"?page={page}" if page > 1 else "")
+        headers = {"Vary": "Accept", "Content-Location": location}
+    headers["Link"] = ", ".join(_alternates(urls, thing, page))
+    if fmt is formats.HTML:
+        response = await thing_page(request, backend, urls, thing)
+        response.headers.update(headers)
+        return response
+    headers["Cache-Control"] = CACHE_DYNAMIC
+    etag = etag_for(backend.info.version, "document", thing.iri, fmt.name, str(page))
+    cached = not_modified(request, etag, headers)
+    if cached is not None:
+        return cached
+    try:
+        doc = await documents.memo.get(backend, thing, page)
+    except documents.PageOutOfRange as exc:
+        raise ClientError(404, str(exc)) from None
+    if doc.page < doc.last_page:
+        headers["Link"] += f', <{urls.public_url}doc/{thing.path}.{fmt.name}?page={page + 1}>; rel="next"'
+    if doc.page > 1:
+        previous = "" if page == 2 else f"?page={page - 1}"
+        headers["Link"] += f', <{urls.public_url}doc/{thing.path}.{fmt.name}{previous}>; rel="prev"'
+    body = await run_in_threadpool(doc.serialize, fmt)
+    return Response(body, media_type=fmt.content_type, headers={**headers, "ETag": etag})

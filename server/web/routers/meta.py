@@ -1,0 +1,31 @@
+"""Operational routes: /health."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from server.engine.backend import Backend
+from server.web.deps import get_backend
+
+router = APIRouter(tags=["meta"])
+
+
+@router.api_route("/health", methods=["GET", "HEAD"], summary="Liveness, dataset version and triple count")
+async def health(request: Request, backend: Backend = Depends(get_backend)) -> JSONResponse:
+    info = backend.info
+    body = {
+        "status": "ok",
+        "version": info.version,
+        "triples": info.triples,
+        "graphs": {iri.rsplit("/", 1)[-1]: n for iri, n in sorted(info.graph_counts.items())},
+        "loaded_at": info.loaded_at,
+    }
+    inline = getattr(backend, "inline", None)
+    if inline is not None:  # this process's counts (store/inline.py)
+        body["inline_lookups"] = {"answered": inline.answered, "over_cap": inline.too_large,
+                                  "failed": inline.failed, "max_bytes": inline.max_bytes}
+    reload = getattr(request.app.state, "last_reload", None)
+    if reload:
+        body["last_reload"] = reload
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,156 @@
+"""The SPARQL 1.1 Protocol endpoint at /sparql (queries only; the service is read-only)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pyoxigraph as ox
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from server.model import formats
+from server.settings import Settings
+from server.sparql import protocol
+from server.sparql.service import prepare
+from server.sparql.service_description import PREFIXES as SD_PREFIXES, service_description
+from server.engine.backend import Backend
+from server.model.urls import UrlMap
+from server.web.caching import CACHE_DYNAMIC, etag_for, not_modified
+from server.web.deps import get_backend, get_urls
+from server.web.errors import ClientError
+from server.web.limits import run_with_limits
+from server.web.fastpath import RequestOnlyRoute
+from server.web.pages import query_page
+
+router = APIRouter(tags=["sparql"], route_class=RequestOnlyRoute)  # served by the short stack (fastpath.py)
+
+DESCRIPTION_FORMATS = [formats.TURTLE, formats.JSONLD, formats.RDFXML, formats.NTRIPLES]
+
+_QUERY_DOC = {
+    "parameters": [
+        {"name": "query", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "A SPARQL 1.1 query (SELECT, ASK, CONSTRUCT, DESCRIBE). Without it: the Service Description."},
+        {"name": "default-graph-uri", "in": "query", "required": False,
+         "schema": {"type": "array", "items": {"type": "string"}}, "explode": True,
+         "description": "Named graph(s) of this dataset to use as the default graph (default: the union of all)."},
+        {"name": "named-graph-uri", "in": "query", "required": False,
+         "schema": {"type": "array", "items": {"type": "string"}}, "explode": True,
+         "description": "Named graph(s) of this dataset visible to GRAPH."},
+        {"name": "format", "in": "query", "required": False,
+         "schema": {"type": "string", "enum": [f.name for f in formats.RESULTS + formats.GRAPH]},
+         "description": "Result format, overriding the Accept header (for download links)."},
+    ],
+    "responses": {
+        "200": {"description": "Query results (SPARQL JSON/XML/CSV/TSV for SELECT and ASK; Turtle, N-Triples, "
+                               "JSON-LD, RDF/XML, TriG, N-Quads for CONSTRUCT and DESCRIBE) or the Service Description.",
+                "content": {f.media_type: {} for f in formats.RESULTS + formats.GRAPH}},
+        "304": {"description": "Not modified (If-None-Match)."},
+        "400": {"description": "Malformed query or parameters; the body says what to fix."},
+        "403": {"description": "An update operation: the service is read-only."},
+        "406": {"description": "No acceptable result format."},
+        "413": {"description": "Request body or result too large."},
+        "415": {"description": "Unsupported Content-Type for POST."},
+        "429": {"description": "This client has used its share of query time; see Retry-After."},
+        "503": {"description": "The query exceeded the time limit, or no worker is available."},
+    },
+}
+
+_POST_DOC = {
+    "requestBody": {"required": True, "content": {
+        "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
+            "query": {"type": "string"}, "default-graph-uri": {"type": "array", "items": {"type": "string"}},
+            "named-graph-uri": {"type": "array", "items": {"type": "string"}}, "format": {"type": "string"}},
+            "required": ["query"]}},
+        "application/sparql-query": {"schema": {"type": "string"}},
+    }},
+    "parameters": _QUERY_DOC["parameters"][1:],
+    "responses": {**_QUERY_DOC["responses"], "408": {"description": "The body did not arrive within body_timeout."}},
+}
+
+
+async def read_body(request: Request, limit: int, seconds: float) -> bytes:
+    """The request body, refused with 413 past ``limit`` bytes (checked while streaming) and
+    with 408 if it has not all arrived within ``seconds`` (uvicorn waits for it forever)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ClientError(413, f"The request body is {declared} bytes; the limit is {limit} bytes.")
+    chunks, size = [], 0
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise ClientError(413, f"The request body exceeds the limit of {limit} bytes.")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ClientError(408, f"The request body did not arrive within {seconds:g} s ({size} bytes came); "
+                               "send the whole body at once.", {"Connection": "close"}) from None
+    return b"".join(chunks)
+
+
+async def answer(request: Request, pq: protocol.ProtocolQuery, backend: Backend, settings: Settings,
+                 urls: UrlMap) -> Response:
+    """Run one protocol query and build its response (shared by GET and POST)."""
+    if pq.query is None:
+        return await describe_service(request, backend, settings, urls)
+    accept = request.headers.get("accept")
+    prepared = prepare(pq, accept, backend.info, urls, settings.allowed_service_endpoints)
+    headers = {"Vary": "Accept", "Cache-Control": CACHE_DYNAMIC}
+    etag = etag_for(backend.info.version, pq.query, prepared.request.solutions_format,
+                    prepared.request.graph_format, *prepared.request.default_graphs, "|",
+                    *prepared.request.named_graphs)
+    if request.method in ("GET", "HEAD"):
+        cached = not_modified(request, etag, headers)
+        if cached is not None:
+            return cached
+        headers["ETag"] = etag
+    else:
+        headers["Cache-Control"] = "no-store"
+    result = await run_with_limits(request, backend, prepared.request, bounded=prepared.bounded)
+    fmt = formats.by_name(result.format)
+    return Response(result.body, media_type=fmt.content_type, headers=headers)
+
+
+async def describe_service(request: Request, backend: Backend, settings: Settings, urls: UrlMap) -> Response:
+    """The Service Description, in the RDF format the client prefers; browsers get the query page."""
+    fmt = formats.negotiate(request.headers.get("accept"), DESCRIPTION_FORMATS + [formats.HTML])
+    if fmt is formats.HTML:
+        return await query_page(request, backend, urls, settings)
+    headers = {"Vary": "Accept", "Cache-Control": CACHE_DYNAMIC}
+    etag = etag_for(backend.info.version, "service-description", fmt.name, settings.public_url)
+    cached = not_modified(request, etag, headers)
+    if cached is not None:
+        return cached
+    triples = service_description(urls, backend.info, allowed_services=settings.allowed_service_endpoints)
+    body = ox.serialize(triples, format=fmt.ox, prefixes=SD_PREFIXES if fmt is formats.TURTLE else None)
+    return Response(body, media_type=fmt.content_type, headers={**headers, "ETag": etag})
+
+
+def _context(request: Request) -> tuple[Backend, Settings, UrlMap]:
+    """The backend, settings and URL map of this app, as the dependencies in deps.py give them.
+
+    Read here rather than declared with ``Depends``: on the busiest route FastAPI's dependency
+    solving cost more than a lookup query (sync dependencies each hop to the threadpool, and
+    while the app has ``dependency_overrides`` every dependant is rebuilt per request).
+    """
+    settings = request.app.state.settings
+    return get_backend(request), settings, get_urls(settings)
+
+
+@router.api_route("/sparql", methods=["GET", "HEAD"], openapi_extra=_QUERY_DOC,
+                  summary="SPARQL query (GET) or Service Description (no query)")
+async def sparql_get(request: Request) -> Response:
+    backend, settings, urls = _context(request)
+    items = protocol.parse_query_string(request.scope.get("query_string", b""))
+    return await answer(request, protocol.parse_params(items), backend, settings, urls)
+
+
+@router.post("/sparql", openapi_extra=_POST_DOC, summary="SPARQL query (POST, form-encoded or direct)")
+async def sparql_post(request: Request) -> Response:
+    backend, settings, urls = _context(request)
+    body = await read_body(request, settings.max_body_bytes, settings.body_timeout)
+    url_items = protocol.parse_query_string(request.scope.get("query_string", b""))
+    pq = protocol.parse_post(request.headers.get("content-type"), body, url_items)
+    if pq.query is None:
+        raise ClientError(400, "POST needs a query: send query=... (form) or the query as an application/sparql-query body.")
+    return await answer(request, pq, backend, settings, urls)

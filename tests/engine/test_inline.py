@@ -1,0 +1,214 @@
+"""Bounded lookups answered in the server process (sparql/bounded.py, store/inline.py).
+
+What must hold: only queries whose cost is bounded by their result are recognised (checked
+against rdflib's own parse of the same text); they get exactly the answer a query worker
+gives; a result past the in-process cap is answered in full by a worker; with the cap at
+0 nothing is kept in the server process.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
+from rdflib.plugins.sparql import prepareQuery
+from rdflib.term import URIRef, Variable
+
+from server.web.app import create_app
+from server.settings import Settings
+from server.sparql.bounded import is_bounded
+from server.engine.pool import QuerySyntaxError
+from server.engine.worker import Request
+
+ARKG_ID = "https://w3id.org/arkg/id/"
+
+# --- recognition, cross-checked with rdflib's parser
+
+_VARS = ["?s", "?p", "?o", "$o", "?x"]
+_IRIS = ["<http://ex.org/a>", "ex:b", ":c", f"<{ARKG_ID}person/ahmad-massoud>"]
+_EXTRAS = ["", " FILTER(?o != 1)", " OPTIONAL { ?o ?q ?r }", " . ?o ?q ?r", " # comment\n",
+           " VALUES ?o { <http://ex.org/v> }", " BIND(1 AS ?one)", " MINUS { ?s ?p 2 }"]
+_MODIFIERS = ["", " LIMIT 5", " OFFSET 3", " LIMIT 5 OFFSET 3", " ORDER BY ?o", " GROUP BY ?s"]
+_PREDICATES = _VARS + _IRIS + ["a", "ex:p/ex:q", "ex:p*", "^ex:p", "(ex:p|ex:q)"]
+_OBJECTS = _VARS + _IRIS + ['"text"', "42"]
+
+
+@st.composite
+def near_lookups(draw) -> str:
+    """SELECT queries around the bounded shape: most pieces keep it, some break it."""
+    prologue = "PREFIX ex: <http://ex.org/> PREFIX : <http://ex.org/default#> "
+    modifier = draw(st.sampled_from(["", "DISTINCT ", "REDUCED "]))
+    projection = draw(st.sampled_from(["*", "?s ?p ?o", "?o", "?x"]))
+    where = draw(st.sampled_from(["WHERE ", "", "where"]))
+    s = draw(st.sampled_from(_VARS + _IRIS))
+    p = draw(st.sampled_from(_PREDICATES))
+    o = draw(st.sampled_from(_OBJECTS))
+    dot = draw(st.sampled_from(["", " .", "."]))
+    extra = draw(st.sampled_from([""] * len(_EXTRAS) + _EXTRAS))  # about half keep the shape
+    tail = draw(st.sampled_from([""] * len(_MODIFIERS) + _MODIFIERS))
+    if tail.strip().startswith("GROUP"):
+        projection = "?s"
+    return f"{prologue}SELECT {modifier}{projection} {where}{{ {s} {p} {o}{dot}{extra} }}{tail}"
+
+
+def _one_lookup_pattern(query: str) -> bool:
+    """rdflib's algebra of ``query`` is one triple pattern, constant subject or object,
+    distinct variables, under at most Project, Distinct/Reduced and a Slice without offset."""
+    node, distinct, projected = prepareQuery(query).algebra["p"], False, set()
+    while node.name in ("Slice", "Distinct", "Reduced", "Project"):
+        if node.name == "Slice" and node.get("start", 0):
+            return False
+        distinct = distinct or node.name in ("Distinct", "Reduced")
+        if node.name == "Project":
+            projected = set(node["PV"])
+        node = node["p"]
+    if node.name != "BGP" or len(node["triples"]) != 1:
+        return False
+    s, p, o = node["triples"][0]
+    if not all(isinstance(t, (URIRef, Variable)) for t in (s, p, o)):  # a path, a literal
+        return False
+    variables = [t for t in (s, p, o) if isinstance(t, Variable)]
+    if distinct and not projected >= set(variables):  # reads every quad, keeps few rows
+        return False
+    return not (isinstance(s, Variable) and isinstance(o, Variable)) and len(variables) == len(set(variables))
+
+
+@hsettings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(near_lookups())
+@example("PREFIX ex: <http://ex.org/> SELECT * { <http://ex.org/a> ?p ?o }")
+def test_only_single_pattern_lookups_are_recognised(query):
+    if is_bounded(query):
+        assert _one_lookup_pattern(query), query
+
+
+def test_every_single_pattern_lookup_is_recognised():
+    """Over all terms in every position, without other clauses: recognised exactly when rdflib
+    sees one pattern with a constant subject or object and distinct variables."""
+    cases = itertools.chain(
+        itertools.product(["*"], _VARS + _IRIS, _PREDICATES, _OBJECTS),
+        itertools.product(["DISTINCT *", "DISTINCT ?p", "REDUCED ?s ?p ?o", "?x"], ["?s", "?o", "<http://ex.org/a>", "ex:b"],
+                          ["?p", "a", "?o", "ex:p*"], ["?o", "?p", "?s", "ex:b", "<http://ex.org/a>", '"text"']))
+    recognised = 0
+    for select, s, p, o in cases:
+        query = f"PREFIX ex: <http://ex.org/> PREFIX : <http://ex.org/default#> SELECT {select} {{ {s} {p} {o} }}"
+        assert is_bounded(query) == _one_lookup_pattern(query), query
+        recognised += is_bounded(query)
+    assert recognised > 150
+
+
+@pytest.mark.parametrize("query", [
+    f"SELECT ?p ?o WHERE {{ <{ARKG_ID}person/ahmad-massoud> ?p ?o }}",
+    "PREFIX ex: <http://ex.org/> SELECT DISTINCT ?s WHERE { ?s a ex:C . } LIMIT 10",
+    "prefix ex: <http://ex.org/>\nselect * where {\n  ?s ?p ex:o\n}\n",
+    "SELECT $p $o { <http://ex.org/s> ?p ?o }",
+])
+def test_lookups_as_clients_write_them_are_recognised(query):
+    assert is_bounded(query) and _one_lookup_pattern(query)
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * { <http://ex.org/s> ?p ?o } OFFSET 100000",  # rows read and dropped
+    "SELECT * { <http://ex.org/s> ?p ?p }",  # a repeated variable filters
+    "SELECT DISTINCT ?p { ?s ?p <http://ex.org/o> }",  # every quad read, a few rows kept
+    "SELECT REDUCED ?x { <http://ex.org/s> ?p ?o }",
+    "SELECT * { ?s <http://ex.org/p> ?o }",  # no constant subject or object
+    "SELECT * FROM <http://ex.org/g> { <http://ex.org/s> ?p ?o }",
+    "SELECT * { GRAPH ?g { <http://ex.org/s> ?p ?o } }",
+    "SELECT * { <http://ex.org/s> ?p ?o SERVICE <http://ex.org/sparql> { } }",
+    "SELECT * { <http://ex.org/s> ?p ?o }" + " " * 5000,  # too long to be a lookup
+    "CONSTRUCT WHERE { <http://ex.org/s> ?p ?o }",
+])
+def test_other_queries_are_not_recognised(query):
+    assert not is_bounded(query)
+
+
+# --- answers, in the running app
+
+def _rows(body: bytes, fmt: str) -> list:
+    if fmt == "json":
+        return sorted(json.dumps(b, sort_keys=True) for b in json.loads(body)["results"]["bindings"])
+    text = body.decode()
+    if fmt in ("csv", "tsv"):
+        rows = list(csv.reader(io.StringIO(text), delimiter="," if fmt == "csv" else "\t"))
+        return [rows[0]] + sorted(rows[1:])
+    return sorted(text.splitlines())  # xml: one result per line in pyoxigraph's output
+
+
+@pytest.fixture(scope="module")
+def entities(client) -> list[str]:
+    rows = client.get("/sparql", params={"query": "SELECT DISTINCT ?s { ?c <http://www.w3.org/1999/02/22-rdf-syntax-ns#subject> ?s } LIMIT 12"},
+                      headers={"Accept": "application/sparql-results+json"}).json()["results"]["bindings"]
+    found = [r["s"]["value"] for r in rows]
+    assert len(found) == 12
+    return found
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml", "csv", "tsv"])
+def test_inline_answers_are_the_workers_answers(client, entities, fmt):
+    backend = client.app.state.backend
+    assert backend.inline is not None
+    for entity in entities:
+        for query in (f"SELECT ?p ?o WHERE {{ <{entity}> ?p ?o }}", f"SELECT ?s ?p WHERE {{ ?s ?p <{entity}> }}"):
+            request = Request(query, fmt, "ttl")
+            pooled = client.portal.call(backend.run, request)
+            if backend.run_inline(request) is None:  # declined: only past the cap
+                assert len(pooled.body) > backend.inline.max_bytes
+            inline = backend.inline.run(request, max_bytes=len(pooled.body) + 1)
+            assert (inline.kind, inline.format) == (pooled.kind, pooled.format)
+            assert _rows(inline.body, fmt) == _rows(pooled.body, fmt), query
+            assert len(_rows(inline.body, fmt)) > (1 if fmt in ("csv", "tsv") else 0), query
+
+
+def test_lookups_over_http_are_answered_in_process(client, entities):
+    inline = client.app.state.backend.inline
+    before = inline.answered
+    query = f"SELECT ?p ?o WHERE {{ <{entities[0]}> ?p ?o }}"
+    response = client.get("/sparql", params={"query": query}, headers={"Accept": "text/csv"})
+    assert response.status_code == 200 and response.text.startswith("p,o")
+    assert inline.answered == before + 1
+    assert client.get("/health").json()["inline_lookups"]["answered"] == before + 1
+    # default-graph-uri makes the engine skip other graphs' quads: not bounded, so a worker answers
+    graph = "https://w3id.org/arkg/graph/entities"
+    response = client.get("/sparql", params={"query": query, "default-graph-uri": graph}, headers={"Accept": "text/csv"})
+    assert response.status_code == 200 and inline.answered == before + 1
+
+
+def test_a_bounded_query_with_an_error_gets_the_parsers_400(client):
+    query = "SELECT * WHERE { undeclared:x ?p ?o }"
+    response = client.get("/sparql", params={"query": query})
+    assert response.status_code == 400
+    assert "Prefix not found" in response.text and "1:30" in response.text
+    with pytest.raises(QuerySyntaxError) as from_worker:  # the same words as a worker's
+        client.portal.call(client.app.state.backend.run, Request(query, "json", "ttl"))
+    assert str(from_worker.value) in response.text
+
+
+def test_results_past_the_cap_come_complete_from_a_worker(client, entities):
+    small = Settings(query_timeout=5, query_workers=1, public_url="http://testserver/", rate_limit=False,
+                     inline_max_bytes=300)
+    query = f"SELECT ?s ?p WHERE {{ ?s ?p <{entities[0]}> }}"
+    expected = client.get("/sparql", params={"query": query}, headers={"Accept": "text/csv"})
+    assert len(expected.content) > 300
+    with TestClient(create_app(small)) as capped:
+        inline = capped.app.state.backend.inline
+        response = capped.get("/sparql", params={"query": query}, headers={"Accept": "text/csv"})
+        assert response.status_code == 200
+        assert _rows(response.content, "csv") == _rows(expected.content, "csv")
+        assert (inline.answered, inline.too_large) == (0, 1)
+        assert capped.get("/health").json()["inline_lookups"] == {"answered": 0, "over_cap": 1, "failed": 0,
+                                                                 "max_bytes": 300}
+
+
+def test_cap_zero_keeps_no_store_in_the_server_process(entities):
+    off = Settings(query_timeout=5, query_workers=1, public_url="http://testserver/", rate_limit=False,
+                   inline_max_bytes=0)
+    with TestClient(create_app(off)) as plain:
+        assert plain.app.state.backend.inline is None and "inline_lookups" not in plain.get("/health").json()
+        response = plain.get("/sparql", params={"query": f"SELECT * {{ <{entities[0]}> ?p ?o }}"},
+                             headers={"Accept": "application/sparql-results+json"})
+        assert response.status_code == 200 and response.json()["results"]["bindings"]

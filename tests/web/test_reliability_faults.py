@@ -1,0 +1,258 @@
+"""Faults in real server processes: killed workers, reloads that fail, shutdown, a killed server.
+
+Each test starts its own `arkg serve` on 127.0.0.1 (LiveServer) and stops it by PID.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import httpx
+import pyoxigraph as ox
+import pytest
+from tests.conftest import ARKG, LiveServer
+from tests.reliability_tools import CHEAP, RUNAWAY, alive, copy_dataset, query_workers, wait_until
+
+pytestmark = pytest.mark.slow
+
+# Finishes on its own in a few seconds (12,575 x ~2,600 rows counted): an in-flight request.
+SLOW = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d a ?f }"
+COUNT = "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"
+NEW_TRIPLE = ('\n<https://w3id.org/arkg/id/test/reload-marker> '
+              '<http://www.w3.org/2000/01/rdf-schema#label> "reload marker"@en .\n')
+
+
+def own_dumps(tmp_path) -> dict[str, str]:
+    """Dumps built at startup go to the test's directory, not the checkout's var/dumps."""
+    return {"ARKG_DUMPS_DIR": str(tmp_path / "dumps")}
+
+
+def sparql(server: LiveServer, query: str, timeout: float = 60) -> httpx.Response:
+    return httpx.get(server.url + "/sparql", params={"query": query}, timeout=timeout,
+                     headers={"Accept": "application/sparql-results+json"})
+
+
+def count(server: LiveServer) -> int:
+    response = sparql(server, COUNT)
+    assert response.status_code == 200, response.text
+    return int(response.json()["results"]["bindings"][0]["n"]["value"])
+
+
+def health(server: LiveServer) -> dict:
+    return httpx.get(server.url + "/health", timeout=10).json()
+
+
+def in_thread(fn, *args):
+    """Run ``fn`` in a thread; returns (thread, result list) — the result is appended when done."""
+    out: list = []
+    thread = threading.Thread(target=lambda: out.append(fn(*args)), daemon=True)
+    thread.start()
+    return thread, out
+
+
+def last_reload(server: LiveServer, before: dict | None, timeout: float = 120) -> dict:
+    return wait_until(lambda: (r := health(server).get("last_reload")) and r != before and r, timeout, 0.2)
+
+
+@pytest.fixture
+def data_copy(tmp_path):
+    return copy_dataset(tmp_path / "data")
+
+
+def test_killing_a_worker_mid_query_fails_only_that_request(tmp_path):
+    server = LiveServer("--query-timeout", "20", env=own_dumps(tmp_path))
+    try:
+        workers = query_workers(server.proc.pid)
+        assert len(workers) == 2
+        thread, result = in_thread(sparql, server, RUNAWAY)
+        busy = wait_until(lambda: [p for p in workers if _cpu_busy(p)], timeout=10)
+        assert busy, "no worker started the runaway query"
+        started = time.monotonic()
+        os.kill(busy[0], signal.SIGKILL)
+        thread.join(timeout=30)
+        response = result[0]
+        assert response.status_code == 503
+        assert "worker stopped unexpectedly" in response.text and response.headers["Retry-After"]
+        assert time.monotonic() - started < 5, "the request waited for its timeout instead of failing at once"
+        replaced = wait_until(lambda: len(query_workers(server.proc.pid)) == 2 and
+                              busy[0] not in query_workers(server.proc.pid), timeout=30)
+        assert replaced, "the pool did not replace the killed worker"
+        for _ in range(10):  # later requests succeed, on both workers
+            assert sparql(server, CHEAP).status_code == 200
+    finally:
+        server.stop()
+
+
+def _cpu_busy(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).cpu_percent(interval=0.2) > 30
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_sigterm_lets_in_flight_requests_finish_and_leaves_no_worker(tmp_path):
+    server = LiveServer("--query-timeout", "30", env=own_dumps(tmp_path))
+    try:
+        workers = query_workers(server.proc.pid)
+        tree = [p.pid for p in __import__("psutil").Process(server.proc.pid).children(recursive=True)]
+        assert len(workers) == 2
+        thread, result = in_thread(sparql, server, SLOW)
+        assert wait_until(lambda: any(_cpu_busy(p) for p in workers), timeout=10)
+        server.proc.send_signal(signal.SIGTERM)
+        thread.join(timeout=60)
+        assert result and result[0].status_code == 200, "the in-flight query did not finish"
+        assert int(result[0].json()["results"]["bindings"][0]["n"]["value"]) > 0
+        server.proc.wait(timeout=30)
+        assert wait_until(lambda: not alive(tree), timeout=10), f"orphans: {alive(tree)}"
+    finally:
+        server.stop()
+
+
+def test_a_killed_server_leaves_no_worker_running_its_query(tmp_path):
+    """SIGKILL skips every cleanup: the worker sees its pipe hang up and exits mid-query."""
+    server = LiveServer("--query-timeout", "120", env=own_dumps(tmp_path))
+    try:
+        tree = [p.pid for p in __import__("psutil").Process(server.proc.pid).children(recursive=True)]
+        workers = query_workers(server.proc.pid)
+        in_thread(lambda: _ignore_errors(sparql, server, RUNAWAY, 10))
+        assert wait_until(lambda: any(_cpu_busy(p) for p in workers), timeout=10)
+        os.kill(server.proc.pid, signal.SIGKILL)
+        server.proc.wait(timeout=10)
+        assert wait_until(lambda: not alive(tree), timeout=10), f"orphans after SIGKILL: {alive(tree)}"
+    finally:
+        for pid in alive(tree):
+            os.kill(pid, signal.SIGKILL)
+        server.stop()
+
+
+def _ignore_errors(fn, *args):
+    try:
+        return fn(*args)
+    except httpx.HTTPError as exc:
+        return exc
+
+
+def test_reload_swaps_in_new_data_and_keeps_in_flight_requests(data_copy, tmp_path):
+    server = LiveServer("--data-dir", str(data_copy), "--query-timeout", "30", env=own_dumps(tmp_path))
+    try:
+        before_version, before_count = health(server)["version"], count(server)
+        old_workers = query_workers(server.proc.pid)
+        with open(data_copy / "graphs" / "entities" / "entities.ttl", "a") as f:
+            f.write(NEW_TRIPLE)
+        thread, slow = in_thread(sparql, server, SLOW)  # in flight across the swap
+        seen: set[int] = set()
+        stop = threading.Event()
+
+        def poll():  # every answer during the reload is the old dataset or the new one
+            while not stop.is_set():
+                seen.add(count(server))
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        result = subprocess.run([*ARKG, "reload", str(server.proc.pid), "--url", server.url],
+                                capture_output=True, text=True, timeout=180)
+        assert result.returncode == 0, result.stdout + result.stderr
+        thread.join(timeout=60)
+        stop.set()
+        poller.join(timeout=30)
+        assert slow[0].status_code == 200, slow[0].text
+        record = health(server)["last_reload"]
+        assert record["status"] == "ok" and record["previous"] == before_version
+        assert health(server)["version"] == record["version"] != before_version
+        assert count(server) == before_count + 1
+        # a lookup is answered in the server process: from the new backend's own copy
+        answered = health(server)["inline_lookups"]["answered"]
+        marker = sparql(server, "SELECT ?o { <https://w3id.org/arkg/id/test/reload-marker> ?p ?o }")
+        assert marker.json()["results"]["bindings"][0]["o"]["value"] == "reload marker"
+        assert health(server)["inline_lookups"]["answered"] == answered + 1
+        assert seen <= {before_count, before_count + 1}, f"half-loaded data served: {seen}"
+        assert wait_until(lambda: not alive(old_workers), timeout=60), "old workers were not closed"
+        assert len(query_workers(server.proc.pid)) == 2
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("damage", ["invalid-turtle", "shacl-violation", "missing-files"])
+def test_failed_reload_keeps_the_last_good_dataset(data_copy, damage, tmp_path):
+    server = LiveServer("--data-dir", str(data_copy), "--query-timeout", "10", env=own_dumps(tmp_path))
+    try:
+        good_version, good_count = health(server)["version"], count(server)
+        if damage == "invalid-turtle":
+            with open(data_copy / "graphs" / "claims" / sorted(os.listdir(data_copy / "graphs" / "claims"))[0], "a") as f:
+                f.write("\n<https://w3id.org/arkg/id/x> this is not Turtle .\n")
+            expected = "does not load"
+        elif damage == "shacl-violation":  # parses, but a claim has no stance, speaker or evidence
+            with open(data_copy / "graphs" / "claims" / sorted(os.listdir(data_copy / "graphs" / "claims"))[0], "a") as f:
+                f.write("\n<https://w3id.org/arkg/id/claim/zz-broken> a <https://w3id.org/arkg/ontology#Claim> .\n")
+            expected = "must have exactly one arkg:stance"
+        else:
+            for part in ("ontology", "graphs", "shapes"):
+                subprocess.run(["rm", "-rf", str(data_copy / part)], check=True)
+            expected = "No RDF files found"
+        os.kill(server.proc.pid, signal.SIGHUP)
+        record = last_reload(server, None)
+        assert record["status"] == "failed" and expected in record["error"], record
+        assert record["serving"] == good_version
+        assert health(server)["version"] == good_version
+        assert count(server) == good_count
+        assert sparql(server, CHEAP).status_code == 200
+    finally:
+        server.stop()
+
+
+def test_failed_reload_of_a_store_that_cannot_open(tmp_path):
+    store_dir = tmp_path / "store"
+    from server.engine.dataset import dataset_files, load_store
+
+    store = load_store(dataset_files(), ox.Store(str(store_dir)))
+    store.flush()
+    del store
+    (store_dir / "ARKG_VERSION").write_text("test-store-1\n")
+    server = LiveServer("--store", str(store_dir), "--query-timeout", "10", env=own_dumps(tmp_path))
+    try:
+        assert health(server)["version"] == "test-store-1"
+        good_count = count(server)
+        moved = tmp_path / "store-moved"
+        store_dir.rename(moved)  # the open store keeps working on its open files
+        store_dir.mkdir()
+        (store_dir / "CURRENT").write_text("garbage\n")  # not a RocksDB store
+        os.kill(server.proc.pid, signal.SIGHUP)
+        record = last_reload(server, None)
+        assert record["status"] == "failed" and "could not open" in record["error"], record
+        assert health(server)["version"] == "test-store-1" and count(server) == good_count
+        subprocess.run(["rm", "-rf", str(store_dir)], check=True)  # now missing entirely
+        os.kill(server.proc.pid, signal.SIGHUP)
+        second = last_reload(server, record)
+        assert second["status"] == "failed" and "does not exist" in second["error"], second
+        assert count(server) == good_count
+    finally:
+        server.stop()
+
+
+def test_sighup_to_the_supervisor_reloads_every_worker_process(data_copy, tmp_path):
+    server = LiveServer("--data-dir", str(data_copy), "--workers", "2", "--query-workers", "1", env=own_dumps(tmp_path))
+    try:
+        before = health(server)["version"]
+        processes = sorted(p.pid for p in __import__("psutil").Process(server.proc.pid).children()
+                           if "multiprocessing.spawn" in " ".join(p.cmdline()))
+        assert len(processes) == 2
+        with open(data_copy / "graphs" / "entities" / "entities.ttl", "a") as f:
+            f.write(NEW_TRIPLE)
+        os.kill(server.proc.pid, signal.SIGHUP)
+
+        def all_reloaded():
+            records = [health(server) for _ in range(12)]
+            return all(r.get("last_reload", {}).get("status") == "ok" and r["version"] != before for r in records)
+
+        assert wait_until(all_reloaded, timeout=120, step=0.5)
+        after = sorted(p.pid for p in __import__("psutil").Process(server.proc.pid).children()
+                       if "multiprocessing.spawn" in " ".join(p.cmdline()))
+        assert after == processes, "the worker processes were restarted instead of reloading in place"
+    finally:
+        server.stop()
