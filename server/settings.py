@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     data_dir: Optional[Path] = Field(None, description="Directory holding ontology/, graphs/, shapes/ (default: the package's).")
     store: Optional[Path] = Field(None, description="Prebuilt on-disk pyoxigraph store, opened read-only (see `arkg build-store`).")
     remote_endpoint: Optional[str] = Field(None, description="URL of an external SPARQL 1.1 endpoint to use instead of the embedded store.")
+    build_dir: Path = Field(Path("var/build"), description="Where `arkg build` writes the store, dumps, VoID, figures and "
+                            "search index, and where the server reads them (server/model/build_layout.py).")
     dumps_dir: Path = Field(Path("var/dumps"), description="Where `arkg build` writes dumps and where /dumps serves them from.")
     validate_on_start: bool = Field(True, description="Refuse to serve data that fails SHACL validation.")
     cache_dir: Path = Field(Path("var/cache"), description="Where `arkg serve` remembers dataset versions that passed validation.")
