@@ -30,10 +30,6 @@ def graphs_dir() -> Path:
     return data_root() / "graphs"
 
 
-def shapes_dir() -> Path:
-    return data_root() / "shapes"
-
-
 def default_corpus_dir() -> Path:
     """``../shared/seeds`` beside the checkout, where CI and developers keep the corpus."""
     return _PACKAGE.parent.parent / "shared" / "seeds"

@@ -79,9 +79,3 @@ def load_store(files: list[DataFile], store: ox.Store | None = None) -> ox.Store
         except (SyntaxError, ValueError, OSError) as exc:
             raise DatasetError(f"{f.path}: {exc}") from exc
     return store
-
-
-def graph_counts(store: ox.Store) -> dict[str, int]:
-    """Triples per named graph."""
-    query = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
-    return {row["g"].value: int(row["n"].value) for row in store.query(query)}

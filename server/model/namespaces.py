@@ -10,7 +10,6 @@ BASE = "https://w3id.org/arkg/"
 ARKG = BASE + "ontology#"
 ONTOLOGY_IRI = BASE + "ontology"
 ID = BASE + "id/"
-DOC = BASE + "doc/"
 GRAPH = BASE + "graph/"
 
 KINDS = (

@@ -31,10 +31,6 @@ class UrlMap:
             return self.base_iri + url[len(self.public_url):]
         return url
 
-    def path_to_iri(self, path: str) -> str:
-        """The canonical IRI for a request path such as ``/id/person/x``."""
-        return self.base_iri + path.lstrip("/")
-
     @property
     def sparql_endpoint(self) -> str:
         return self.public_url + "sparql"

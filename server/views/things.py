@@ -105,17 +105,3 @@ async def exists(backend: Backend, thing: Ref) -> bool:
     rows = await select(backend, f"SELECT ?x WHERE {{ {{ {t} ?x ?o }} UNION {{ ?x ?p {t} }} }} LIMIT 1")
     return bool(rows)
 
-
-async def all_things(backend: Backend, *, base: str = BASE) -> dict[str, list[str]]:
-    """Every thing mentioned in the dataset, as kind -> sorted slugs (hash IRIs excluded)."""
-    prefix = base + "id/"
-    query = f"""SELECT DISTINCT ?x WHERE {{
-      {{ ?x ?p ?o }} UNION {{ ?s ?p ?x }}
-      FILTER(isIRI(?x) && STRSTARTS(STR(?x), "{prefix}") && !CONTAINS(STR(?x), "#"))
-    }}"""
-    found: dict[str, list[str]] = {kind: [] for kind in KINDS}
-    for row in await select(backend, query):
-        thing = of_iri(row["x"], base=base)
-        if thing is not None:
-            found[thing.kind].append(thing.slug)
-    return {kind: sorted(slugs) for kind, slugs in found.items()}
