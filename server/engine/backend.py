@@ -1,68 +1,22 @@
-"""Backends answer SPARQL for the server: the embedded pyoxigraph pool or a remote engine.
+"""The embedded backend (a pool of pyoxigraph workers) and the choice between it and a remote engine.
 
-Both take a :class:`~server.engine.worker.Request` and return a
-:class:`~server.engine.pool.QueryResult` (already serialised), or raise a
-:class:`~server.engine.pool.QueryError`. Neither knows anything of HTTP requests from
-clients; the remote one is itself an HTTP client of its engine.
+The interface both implement is in repository.py (re-exported here for callers); the remote
+engine's client is remote.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-import time
-from urllib.parse import urlencode
-from dataclasses import dataclass, field
-from typing import Protocol
 
-import httpx
-
-from server.model import formats
 from server.settings import Settings
 from server.engine.dataset import dataset_files, dataset_version
 from server.engine.inline import InlineStore
-from server.engine.pool import PoolUnavailable, QueryEvaluationError, QueryPool, QueryResult, QuerySyntaxError, QueryTimeout, ResultTooLarge
+from server.engine.pool import QueryPool, QueryResult
+from server.engine.remote import RemoteBackend
+from server.engine.repository import Backend, DatasetInfo, describe_dataset, select
 from server.engine.worker import Request, StoreSpec
 
-_COUNTS = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
-_TOTAL = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
-
-
-@dataclass
-class DatasetInfo:
-    version: str
-    triples: int  # in the union default graph
-    graph_counts: dict[str, int] = field(default_factory=dict)  # named graph IRI -> triples
-    loaded_at: float = field(default_factory=time.time)
-
-
-class Backend(Protocol):
-    info: DatasetInfo
-
-    async def start(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    async def run(self, request: Request, *, timeout: float | None = None) -> QueryResult: ...
-
-    def run_inline(self, request: Request) -> QueryResult | None:
-        """Answer a bounded query (sparql/bounded.py) on the calling thread, or ``None`` to say
-        it must go through :meth:`run`. Never called for other queries."""
-        ...
-
-
-async def select(backend: Backend, query: str, *, timeout: float | None = None) -> list[dict[str, str]]:
-    """Run a SELECT for the server's own use; rows map variable names to plain values."""
-    result = await backend.run(Request(query, "json", "ttl"), timeout=timeout)
-    data = json.loads(result.body)
-    return [{k: v["value"] for k, v in row.items()} for row in data["results"]["bindings"]]
-
-
-async def _describe_dataset(backend: Backend, version: str) -> DatasetInfo:
-    counts = {row["g"]: int(row["n"]) for row in await select(backend, _COUNTS)}
-    total = int((await select(backend, _TOTAL))[0]["n"])
-    return DatasetInfo(version=version, triples=total, graph_counts=counts)
+__all__ = ["Backend", "DatasetInfo", "LocalBackend", "RemoteBackend", "open_backend", "select"]
 
 
 class LocalBackend:
@@ -94,7 +48,7 @@ class LocalBackend:
             await self.pool.close()
             raise failure
         self.inline = opened[1] if len(opened) > 1 else None
-        self.info = await _describe_dataset(self, self.version)
+        self.info = await describe_dataset(self, self.version)
 
     async def close(self) -> None:
         self.inline = None
@@ -112,74 +66,6 @@ def _disk_version(path) -> str:
 
     marker = Path(path) / "ARKG_VERSION"
     return marker.read_text().strip() if marker.exists() else "disk"
-
-
-class RemoteBackend:
-    """Any SPARQL 1.1 engine given by URL (Oxigraph server, Fuseki, Virtuoso, QLever, GraphDB).
-
-    The engine must answer with the union of the named graphs as its default graph
-    (``oxigraph serve --union-default-graph``, Fuseki's ``unionDefaultGraph``...).
-    """
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-        self.endpoint = settings.remote_endpoint
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(settings.query_timeout, connect=10.0))
-        self.info = DatasetInfo("remote", 0)
-
-    async def start(self) -> None:
-        # The engine's data has no file hash here: the version is a stable digest of its
-        # graph sizes, the same in every server process (ETags must agree across workers).
-        info = await _describe_dataset(self, "remote")
-        digest = hashlib.sha256(repr(sorted(info.graph_counts.items())).encode()).hexdigest()[:10]
-        info.version = f"remote-{digest}"
-        self.info = info
-
-    async def close(self) -> None:
-        await self.client.aclose()
-
-    def run_inline(self, request: Request) -> QueryResult | None:
-        return None  # the engine is elsewhere: every query is a request to it
-
-    async def run(self, request: Request, *, timeout: float | None = None) -> QueryResult:
-        solutions = formats.by_name(request.solutions_format, formats.RESULTS)
-        graph = formats.by_name(request.graph_format, formats.GRAPH)
-        data = [("query", request.query)]
-        data += [("default-graph-uri", g) for g in request.default_graphs]
-        data += [("named-graph-uri", g) for g in request.named_graphs]
-        headers = {"Accept": f"{solutions.media_type}, {graph.media_type};q=0.9",
-                   "Content-Type": "application/x-www-form-urlencoded"}
-        limit = timeout or self.settings.query_timeout
-        started = time.monotonic()
-        try:
-            async with self.client.stream("POST", self.endpoint, content=urlencode(data).encode(), headers=headers,
-                                          timeout=httpx.Timeout(limit, connect=10.0)) as response:
-                chunks, size = [], 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > self.settings.max_result_bytes:
-                        raise ResultTooLarge(f"the result is larger than {self.settings.max_result_bytes} bytes")
-                    chunks.append(chunk)
-                    if time.monotonic() - started > limit:
-                        raise httpx.ReadTimeout("query time limit")
-                body = b"".join(chunks)
-        except httpx.TimeoutException:
-            raise QueryTimeout(f"the query exceeded the time limit of {limit:g} s and was stopped") from None
-        except httpx.HTTPError as exc:
-            raise PoolUnavailable(f"the SPARQL engine at {self.endpoint} could not be reached: {exc}") from None
-        if response.status_code >= 400:
-            message = body.decode("utf-8", "replace")[:2000]
-            error = QuerySyntaxError if response.status_code == 400 else QueryEvaluationError
-            if response.status_code >= 500:
-                raise PoolUnavailable(f"the SPARQL engine answered {response.status_code}: {message}")
-            raise error(message)
-        media = response.headers.get("content-type", "").split(";")[0].strip()
-        if media == solutions.media_type:
-            kind = "boolean" if b'"boolean"' in body[:200] or b"<boolean>" in body[:400] else "solutions"
-            return QueryResult(kind, solutions.name, body, time.monotonic() - started)
-        if media == graph.media_type:
-            return QueryResult("triples", graph.name, body, time.monotonic() - started)
-        raise PoolUnavailable(f"the SPARQL engine answered with unexpected media type {media!r}")
 
 
 def open_backend(settings: Settings) -> Backend:
