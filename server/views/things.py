@@ -23,16 +23,14 @@ True
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pyoxigraph as ox
 
-from server.model.namespaces import BASE, KINDS
+from server.model.namespaces import BASE, KINDS, SLUG
 from server.engine.backend import Backend, select
 
 MAX_SLUG = 200  # far above any slug the rules produce; longer requests are refused outright
-_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 class BadReference(ValueError):
@@ -77,7 +75,7 @@ def ref(kind: str, slug: str, *, base: str = BASE) -> Ref:
         raise UnknownKind(f"There is no kind {kind!r}. Kinds: {', '.join(KINDS)}")
     if len(slug) > MAX_SLUG:
         raise SlugTooLong(f"The slug is {len(slug)} characters long; slugs have at most {MAX_SLUG}.")
-    if not _SLUG.fullmatch(slug):
+    if not SLUG.fullmatch(slug):
         raise InvalidSlug(f"{slug!r} is not a slug: slugs are lowercase ASCII letters and digits "
                           "in words joined by '-'.")
     return Ref(kind, slug, base)
