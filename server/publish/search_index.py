@@ -1,0 +1,203 @@
+"""Build the search index (``BuildLayout.search_index``): SQLite FTS5 beside the store.
+
+Oxigraph has no text index, so the build writes one, read-only at serving time
+(server/views/search.py). Tables:
+
+- ``entities``: one row per person, organisation, place, event, group or anonymous agent:
+  IRI, kind, label, description and how many claims mention it (as subject, object or
+  claimant), the popularity that orders hits within a rank.
+- ``names``: every spelling of an entity, as written, folded and as an ASCII key
+  (server/model/search_text.py): ``rdfs:label``, each ``skos:altLabel`` and the identifier's
+  local name. Rows are inserted from the most to the least mentioned entity, so FTS5, which
+  returns matches in rowid order, yields the most mentioned first: a type-ahead query reads
+  only as many matches as it shows, never sorts them all.
+- ``names_words`` (FTS5, prefix indexes) for type-ahead and ``names_tri`` (FTS5 trigram) for
+  substrings and fuzzy candidates, both over the ASCII key.
+- ``quotes`` and ``quotes_fts``: each claim's verbatim evidence quote (``oa:exact``), ranked by
+  bm25 with a highlighted snippet.
+
+The file is written beside ``out`` and renamed over it when complete, so a server never
+opens a half-built index and a rebuild replaces it in one step.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from server.model.namespaces import ARKG, ID, PREFIXES
+from server.model.search_text import INDEX_SCHEMA, KINDS, ascii_key, fold, slug_words
+
+RDF, RDFS, SKOS, SCHEMA, OA = (PREFIXES[p] for p in ("rdf", "rdfs", "skos", "schema", "oa"))
+SOURCE_RANK = {"label": 0, "alias": 1, "entityId": 2}  # which spelling wins when an entity matches twice
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE entities (id INTEGER PRIMARY KEY, iri TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+                       label TEXT NOT NULL, description TEXT NOT NULL, claims INTEGER NOT NULL);
+CREATE TABLE names (id INTEGER PRIMARY KEY, entity INTEGER NOT NULL REFERENCES entities(id), kind TEXT NOT NULL,
+                    name TEXT NOT NULL, folded TEXT NOT NULL, key TEXT NOT NULL, source TEXT NOT NULL);
+CREATE INDEX names_by_name ON names(name);
+CREATE INDEX names_by_key ON names(key);
+CREATE INDEX names_by_folded ON names(folded);
+CREATE VIRTUAL TABLE names_words USING fts5(key, content='names', content_rowid='id',
+                                            tokenize='unicode61', prefix='1 2 3 4');
+CREATE VIRTUAL TABLE names_tri USING fts5(key, content='names', content_rowid='id', tokenize='trigram');
+CREATE TABLE quotes (id INTEGER PRIMARY KEY, claim TEXT NOT NULL, label TEXT NOT NULL, quote TEXT NOT NULL);
+CREATE VIRTUAL TABLE quotes_fts USING fts5(quote, content='quotes', content_rowid='id',
+                                           tokenize='unicode61 remove_diacritics 2');
+"""
+
+
+@dataclass(frozen=True)
+class IndexBuilt:
+    path: Path
+    entities: int
+    names: int
+    quotes: int
+    seconds: float
+
+
+def _kind(iri: str) -> str | None:
+    if not iri.startswith(ID):
+        return None
+    kind, _, slug = iri[len(ID):].partition("/")
+    return kind if kind in KINDS and slug and "#" not in slug else None
+
+
+def _objects(store: ox.Store, predicate: str):
+    """(subject IRI, object) for every quad with ``predicate``, in any graph."""
+    for quad in store.quads_for_pattern(None, ox.NamedNode(predicate), None, None):
+        if isinstance(quad.subject, ox.NamedNode):
+            yield quad.subject.value, quad.object
+
+
+def _first_text(current: str | None, term) -> str | None:
+    # One description per entity: English wins, then any; deterministic across builds.
+    if not isinstance(term, ox.Literal):
+        return current
+    if current is None or (term.language == "en" and term.value < current):
+        return term.value
+    return current
+
+
+def _entities(store: ox.Store):
+    labels: dict[str, str] = {}
+    for iri, term in _objects(store, RDFS + "label"):
+        if _kind(iri) and isinstance(term, ox.Literal):
+            if iri not in labels or (term.language == "en" and term.value < labels[iri]):
+                labels[iri] = term.value
+    aliases: dict[str, set[str]] = defaultdict(set)
+    for iri, term in _objects(store, SKOS + "altLabel"):
+        if iri in labels and isinstance(term, ox.Literal):
+            aliases[iri].add(term.value)
+    descriptions: dict[str, str | None] = {}
+    for iri, term in _objects(store, SCHEMA + "description"):
+        if iri in labels:
+            descriptions[iri] = _first_text(descriptions.get(iri), term)
+    mentions: dict[str, set[str]] = defaultdict(set)
+    for predicate in (RDF + "subject", RDF + "object", ARKG + "claimant"):
+        for claim, term in _objects(store, predicate):
+            if isinstance(term, ox.NamedNode) and term.value in labels:
+                mentions[term.value].add(claim)
+    return labels, aliases, descriptions, {iri: len(c) for iri, c in mentions.items()}
+
+
+def _quotes(store: ox.Store):
+    """(claim IRI, claim label, quote) for every claim's evidence quote."""
+    evidence_of = {term.value: claim for claim, term in _objects(store, ARKG + "evidence")
+                   if isinstance(term, ox.NamedNode)}
+    claim_of_selector = {term.value: evidence_of[ev] for ev, term in _objects(store, OA + "hasSelector")
+                         if ev in evidence_of and isinstance(term, ox.NamedNode)}
+    claim_labels = {}
+    for iri, term in _objects(store, RDFS + "label"):
+        if iri.startswith(ID + "claim/") and isinstance(term, ox.Literal):
+            claim_labels[iri] = term.value
+    rows = []
+    for selector, term in _objects(store, OA + "exact"):
+        claim = claim_of_selector.get(selector)
+        if claim is not None and isinstance(term, ox.Literal):
+            rows.append((claim, claim_labels.get(claim, claim.rsplit("/", 1)[-1]), term.value))
+    rows.sort()
+    return rows
+
+
+def _write(db: sqlite3.Connection, store: ox.Store) -> tuple[int, int, int]:
+    labels, aliases, descriptions, claims = _entities(store)
+    # Most mentioned first: rowids carry popularity (see the module docstring).
+    order = sorted(labels, key=lambda iri: (-claims.get(iri, 0), iri))
+    names = 0
+    for number, iri in enumerate(order, start=1):
+        kind = _kind(iri)
+        db.execute("INSERT INTO entities VALUES (?, ?, ?, ?, ?, ?)",
+                   (number, iri, kind, labels[iri], descriptions.get(iri) or "", claims.get(iri, 0)))
+        spellings = [(labels[iri], "label")] + [(a, "alias") for a in sorted(aliases[iri]) if a != labels[iri]]
+        spellings.append((slug_words(iri), "entityId"))
+        seen = set()
+        for name, source in spellings:
+            if name in seen or not ascii_key(name):
+                continue
+            seen.add(name)
+            db.execute("INSERT INTO names (entity, kind, name, folded, key, source) VALUES (?, ?, ?, ?, ?, ?)",
+                       (number, kind, name, fold(name), ascii_key(name), source))
+            names += 1
+    quotes = _quotes(store)
+    db.executemany("INSERT INTO quotes (claim, label, quote) VALUES (?, ?, ?)", quotes)
+    for table in ("names_words", "names_tri", "quotes_fts"):
+        db.execute(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
+        db.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
+    return len(order), names, len(quotes)
+
+
+def build_search_index(store: ox.Store, out: Path, *, version: str = "") -> IndexBuilt:
+    """Index the entities and quotes of ``store`` into a new SQLite file at ``out`` (replaced atomically)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        db = sqlite3.connect(tmp)
+        try:
+            db.execute("PRAGMA journal_mode=OFF")
+            db.execute("PRAGMA synchronous=OFF")
+            db.executescript(_SCHEMA)
+            with db:
+                entities, names, quotes = _write(db, store)
+                db.executemany("INSERT INTO meta VALUES (?, ?)", [
+                    ("schema", str(INDEX_SCHEMA)), ("version", version), ("entities", str(entities)),
+                    ("names", str(names)), ("quotes", str(quotes)), ("built", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))])
+            db.execute("ANALYZE")
+            db.execute("VACUUM")
+        finally:
+            db.close()
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return IndexBuilt(out, entities, names, quotes, time.monotonic() - started)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m server.publish.search_index STORE_DIR OUT``: index an on-disk store (bench, manual builds)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Build ARKG's search index from an on-disk pyoxigraph store.")
+    parser.add_argument("store", type=Path)
+    parser.add_argument("out", type=Path)
+    args = parser.parse_args(argv)
+    built = build_search_index(ox.Store.read_only(str(args.store)), args.out)
+    print(f"{built.path}: {built.entities} entities, {built.names} names, {built.quotes} quotes in {built.seconds:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
