@@ -137,6 +137,45 @@ def serve(host: Optional[str] = typer.Option(None, help="Interface to listen on 
 
 
 @app.command()
+def load(into: str = typer.Option(..., "--into", help="The engine's SPARQL query endpoint (verifies counts), e.g. http://host:8890/sparql."),
+         graph_store: Optional[str] = typer.Option(None, "--graph-store", help="Its Graph Store Protocol endpoint (default: derived from --into for Virtuoso, Oxigraph, Fuseki, GraphDB)."),
+         user: Optional[str] = typer.Option(None, "--user", help="User for HTTP (digest) authentication; the password comes from ARKG_LOAD_PASSWORD."),
+         build_dir: Optional[Path] = typer.Option(None, help="The build to load (default: settings.build_dir); without a store there, the data files."),
+         data_dir: Optional[Path] = typer.Option(None, help="Directory with ontology/, graphs/, shapes/ when there is no build."),
+         chunk: int = typer.Option(50_000, "--chunk", min=1, help="Triples per request."),
+         state: Optional[Path] = typer.Option(None, "--state", help="Resume-state file (default: var/load/<hash of the Graph Store URL>.json)."),
+         fresh: bool = typer.Option(False, "--fresh", help="Ignore an earlier run's state and load every graph again.")) -> None:
+    """Push every named graph of a build into a SPARQL 1.1 engine (Graph Store Protocol), resumably, then verify counts."""
+    from server.publish import load as loading
+    from server.engine.dataset import DatasetError
+
+    settings = _settings(build_dir=build_dir, data_dir=data_dir)
+    password = settings.load_password.get_secret_value() if settings.load_password else None
+    if user and password is None:
+        typer.echo("--user needs the password in the environment variable ARKG_LOAD_PASSWORD", err=True)
+        raise typer.Exit(2)
+    try:
+        target = loading.Target(into, graph_store or loading.graph_store_url(into), user, password)
+        source = loading.open_source(build_dir=settings.build_dir, data_dir=settings.data_dir)
+    except (loading.LoadError, DatasetError, OSError) as exc:
+        typer.echo(f"cannot load: {exc}", err=True)
+        raise typer.Exit(2)
+    try:
+        report = loading.load(source, target, state_path=state or loading.default_state_path(target),
+                              chunk_triples=chunk, fresh=fresh, timeout=max(settings.query_timeout, 300.0))
+    except loading.LoadError as exc:
+        typer.echo(f"load failed: {exc}", err=True)
+        raise typer.Exit(1)
+    finally:
+        source.close()
+    typer.echo(loading.summary(report))
+    if report.mismatches:
+        typer.echo("the engine does not hold what was sent (graph: expected, found): " + "; ".join(
+            f"{g}: {n}, {m}" for g, (n, m) in report.mismatches.items()) + ". Run again with --fresh.", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
 def reload(pid: int = typer.Argument(..., help="PID of the `arkg serve` process."),
            url: Optional[str] = typer.Option(None, help="This server's URL: wait for the outcome in /health and print it.")) -> None:
     """Reload the data of a running server (SIGHUP): validated first; if it fails, the last good data keeps serving."""

@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     data_dir: Optional[Path] = Field(None, description="Directory holding ontology/, graphs/, shapes/ (default: the package's).")
     store: Optional[Path] = Field(None, description="Prebuilt on-disk pyoxigraph store, opened read-only (see `arkg build-store`).")
     remote_endpoint: Optional[str] = Field(None, description="URL of an external SPARQL 1.1 endpoint to use instead of the embedded store.")
+    load_password: Optional[SecretStr] = Field(None, description="Password `arkg load --user U` sends to the engine's "
+                                               "Graph Store endpoint (only from ARKG_LOAD_PASSWORD, never a flag).")
     build_dir: Path = Field(Path("var/build"), description="Where `arkg build` writes the store, dumps, VoID, figures and "
                             "search index, and where the server reads them (server/model/build_layout.py).")
     dumps_dir: Path = Field(Path("var/dumps"), description="Where `arkg build` writes dumps and where /dumps serves them from.")
