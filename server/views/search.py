@@ -1,0 +1,240 @@
+"""Answer searches from the index the build wrote (server/publish/search_index.py); no HTTP.
+
+Entity search ranks, as Wikidata's entity search does, an exact spelling above a folded one
+(case, accents, transliteration, punctuation) above a word prefix (type-ahead) above a
+substring above a fuzzy match (rapidfuzz, over at most ``FUZZY_CANDIDATES`` names the
+trigram index proposes, never the whole table); ties go to the entity more claims mention.
+Quote search ranks evidence quotes by bm25 and highlights the words found.
+
+Every index query reads a bounded number of rows: the index stores names in popularity
+order, so the first matches FTS5 returns are the ones shown, and bm25 ranks at most
+``RANK_WINDOW`` matches (a query matching more is ranked among the most mentioned of them).
+
+The index is opened read-only, one connection per thread, and reopened when the build
+replaces the file (``arkg build``, reload). All calls block: run them off the event loop.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+
+from server.model.search_text import INDEX_SCHEMA, KINDS, MAX_QUERY_CHARS, ascii_key, fold
+
+MAX_LIMIT = 50
+MAX_OFFSET = 1000  # deeper pages are refused: refine the query instead
+FUZZY_CANDIDATES = 200
+FUZZY_CUTOFF = 75.0
+RANK_WINDOW = 2000
+RANKS = ("exact", "folded", "prefix", "substring", "fuzzy")
+_MARK_START, _MARK_END = "\x02", "\x03"
+
+
+class IndexMissing(Exception):
+    """No search index has been built where the settings say."""
+
+
+class BadSearch(ValueError):
+    """A search this module refuses; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class EntityHit:
+    iri: str
+    kind: str
+    label: str
+    description: str
+    claims: int
+    rank: str  # one of RANKS
+    match_text: str  # the spelling that matched
+    match_source: str  # "label", "alias" or "entityId" (Wikidata's match types)
+
+
+@dataclass(frozen=True)
+class QuoteHit:
+    claim: str
+    label: str
+    quote: str
+    snippet: list[tuple[str, bool]]  # (text, highlighted)
+
+
+@dataclass(frozen=True)
+class Page:
+    hits: list = field(default_factory=list)
+    offset: int = 0
+    more: bool = False  # another page follows
+
+
+def check_query(q: str | None, *, limit: int = 10, page: int = 1) -> str:
+    """``q`` with whitespace collapsed, or :class:`BadSearch` saying what is wrong."""
+    text = " ".join((q or "").split())
+    if not text:
+        raise BadSearch("Give something to search for: ?q=... (a name, part of a name, or words of a quote).")
+    if len(text) > MAX_QUERY_CHARS:
+        raise BadSearch(f"The search text is {len(text)} characters long; at most {MAX_QUERY_CHARS} are accepted.")
+    if "\x00" in text or "\ufffd" in text:
+        raise BadSearch("The search text contains a NUL or an undecodable character; send UTF-8 text.")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadSearch(f"limit must be between 1 and {MAX_LIMIT}.")
+    if page < 1 or (page - 1) * limit > MAX_OFFSET:
+        raise BadSearch(f"page must be at least 1 and start within the first {MAX_OFFSET} hits; refine the search instead.")
+    return text
+
+
+def check_kind(kind: str | None) -> str | None:
+    if not kind:
+        return None
+    if kind not in KINDS:
+        raise BadSearch(f"Unknown type {kind[:30]!r}; use one of: {', '.join(KINDS)}.")
+    return kind
+
+
+def _phrase(word: str) -> str:
+    return '"' + word.replace('"', "") + '"'
+
+
+class SearchIndex:
+    """One index file; a connection per thread (sqlite3 connections are not shared across threads)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._local = threading.local()
+        with self._connect() as db:
+            schema = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if schema is None or int(schema[0]) != INDEX_SCHEMA:
+            raise IndexMissing(f"The search index {path} was built by another version of ARKG; run `arkg build`.")
+
+    def _connect(self) -> sqlite3.Connection:
+        # immutable: the build never changes a published file, it replaces it (a new inode)
+        return sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect()
+        return db
+
+    # --- entities
+
+    def entities(self, q: str, *, kind: str | None = None, limit: int = 10, page: int = 1) -> Page:
+        text = check_query(q, limit=limit, page=page)
+        kind = check_kind(kind)
+        offset = (page - 1) * limit
+        need = offset + limit + 1
+        key = ascii_key(text)
+        found: dict[int, tuple[float, float, str, str]] = {}  # entity -> (rank, order, spelling, source)
+        where, args = ("AND n.kind = ?", (kind,)) if kind else ("", ())
+
+        def add(rank: int, rows, order=lambda entity: entity) -> None:
+            for entity, name, source in rows:
+                if entity not in found:
+                    found[entity] = (rank, order(entity), name, source)
+                if len(found) >= need and rank >= 2:  # ranks 0-1 are few rows, read them all
+                    break
+
+        db = self.db
+        add(0, db.execute(f"SELECT entity, name, source FROM names n WHERE name = ? {where}", (text, *args)))
+        if key:
+            add(1, db.execute(f"SELECT entity, name, source FROM names n WHERE (key = ? OR folded = ?) {where}",
+                              (key, fold(text), *args)))
+            words = key.split(" ")
+            prefix = " ".join([*map(_phrase, words[:-1]), _phrase(words[-1]) + "*"])
+            # Names before identifiers: an anonymous agent's local name repeats its article's slug.
+            for rank, table, expression, names in ((2, "names_words", prefix, True), (2.5, "names_words", prefix, False),
+                                                   (3, "names_tri", _phrase(key), True), (3.5, "names_tri", _phrase(key), False)):
+                if len(found) >= need or (table == "names_tri" and len(key) < 3):
+                    continue
+                source = "AND n.source != 'entityId'" if names else "AND n.source = 'entityId'"
+                add(rank, db.execute(f"SELECT n.entity, n.name, n.source FROM {table} t JOIN names n ON n.id = t.rowid "
+                                     f"WHERE {table} MATCH ? {source} {where}", (expression, *args)))
+            if len(found) < need and len(key) >= 3:
+                self._fuzzy(key, where, args, found, need)
+        ordered = sorted(found.items(), key=lambda item: (item[1][0], item[1][1], item[0]))
+        window = ordered[offset:offset + limit]
+        rows = {}
+        if window:
+            marks = ",".join("?" * len(window))
+            for row in db.execute(f"SELECT id, iri, kind, label, description, claims FROM entities WHERE id IN ({marks})",
+                                  [entity for entity, _ in window]):
+                rows[row[0]] = row
+        hits = [EntityHit(iri=rows[e][1], kind=rows[e][2], label=rows[e][3], description=rows[e][4], claims=rows[e][5],
+                          rank=RANKS[int(rank)], match_text=name, match_source=source)
+                for e, (rank, _, name, source) in window]
+        return Page(hits, offset, len(ordered) > offset + limit)
+
+    def _fuzzy(self, key: str, where: str, args: tuple, found: dict, need: int) -> None:
+        grams = sorted({key[i:i + 3] for i in range(len(key) - 2)})
+        expression = " OR ".join(map(_phrase, grams))
+        bound = self.db.execute("SELECT rowid FROM names_tri WHERE names_tri MATCH ? LIMIT 1 OFFSET ?",
+                                (expression, RANK_WINDOW - 1)).fetchone()
+        window = "AND t.rowid <= ?" if bound else ""
+        rows = self.db.execute(
+            f"SELECT n.entity, n.name, n.source, n.key FROM names_tri t JOIN names n ON n.id = t.rowid "
+            f"WHERE names_tri MATCH ? {window} AND n.source != 'entityId' {where} ORDER BY t.rank LIMIT ?",
+            (expression, *((bound[0],) if bound else ()), *args, FUZZY_CANDIDATES)).fetchall()
+        if not rows:
+            return
+        scored = process.extract(key, [r[3] for r in rows], scorer=fuzz.WRatio, limit=len(rows), score_cutoff=FUZZY_CUTOFF)
+        for _, score, i in scored:
+            entity, name, source, _ = rows[i]
+            if entity not in found:
+                found[entity] = (4, -score * 1e7 + entity, name, source)  # better score first, then popularity
+            if len(found) >= need:
+                break
+
+    # --- quotes
+
+    def quotes(self, q: str, *, limit: int = 10, page: int = 1) -> Page:
+        text = check_query(q, limit=limit, page=page)
+        offset = (page - 1) * limit
+        words = re.findall(r"\w+", fold(text))
+        if not words:
+            return Page([], offset, False)
+        expression = " ".join(map(_phrase, words))
+        db = self.db
+        bound = db.execute("SELECT rowid FROM quotes_fts WHERE quotes_fts MATCH ? LIMIT 1 OFFSET ?",
+                           (expression, RANK_WINDOW - 1)).fetchone()
+        window = "AND f.rowid <= ?" if bound else ""
+        rows = db.execute(
+            f"SELECT q.claim, q.label, q.quote, snippet(quotes_fts, 0, ?, ?, '…', 24) FROM quotes_fts f "
+            f"JOIN quotes q ON q.id = f.rowid WHERE quotes_fts MATCH ? {window} ORDER BY f.rank LIMIT ? OFFSET ?",
+            (_MARK_START, _MARK_END, expression, *((bound[0],) if bound else ()), limit + 1, offset)).fetchall()
+        hits = [QuoteHit(claim, label, quote, _segments(snippet)) for claim, label, quote, snippet in rows[:limit]]
+        return Page(hits, offset, len(rows) > limit)
+
+
+def _segments(snippet: str) -> list[tuple[str, bool]]:
+    """``a \\x02b\\x03 c`` -> [("a ", False), ("b", True), (" c", False)]."""
+    out = []
+    for i, part in enumerate(re.split(f"[{_MARK_START}{_MARK_END}]", snippet)):
+        if part:
+            out.append((part, i % 2 == 1))
+    return out
+
+
+_open: dict[Path, tuple[tuple[int, int], SearchIndex]] = {}
+_open_lock = threading.Lock()
+
+
+def index_at(path: Path) -> SearchIndex:
+    """The index at ``path``, opened once per process and reopened when a build replaces the file."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        raise IndexMissing(f"The search index has not been built ({path} is missing); run `arkg build`.") from None
+    identity = (stat.st_ino, stat.st_mtime_ns)
+    with _open_lock:
+        cached = _open.get(path)
+        if cached is None or cached[0] != identity:
+            try:
+                cached = _open[path] = (identity, SearchIndex(path))
+            except sqlite3.DatabaseError as exc:
+                raise IndexMissing(f"The search index {path} cannot be read ({exc}); run `arkg build`.") from None
+        return cached[1]
