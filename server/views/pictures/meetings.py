@@ -1,0 +1,118 @@
+"""The web of meetings: who met, hosted, brokered, sponsored, arranged or attended what.
+
+Edges are propositions (subject, predicate, object) with one of those predicates, styled by
+the status the derived graph gives them. On an entity page, the entity's neighbourhood: its
+own such propositions and those of the events and people it is linked to by one (who else
+attended the meeting it attended). The edges with the most claims come first, at most
+``limit``. Node positions are not chosen here (see the web layer's layout).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.engine.backend import Backend, select
+from server.model.namespaces import ARKG
+from server.views.pictures.common import QUERY_PREFIXES, STATUS_WORDS, Scope, clamp, label_of, local
+from server.views.things import term
+
+PREDICATES = ("met", "attended", "hosted", "brokered", "sponsored", "arranged")
+# Claims read at most (each costs a few index lookups): at 5M triples, 500 take ~50 ms. Below
+# it the ranking is exact; above it, edges are ranked among the first READ_CAP claims read
+# and the picture says so (``Network.sampled``).
+READ_CAP = 500
+HUBS = 50  # things linked to the centre whose meeting claims are read too
+
+
+@dataclass
+class Edge:
+    subject: str
+    subject_label: str
+    predicate: str  # local name
+    object: str
+    object_label: str
+    proposition: str | None
+    status: str  # local name, "" if not derived
+    claims: int
+
+
+@dataclass
+class Node:
+    iri: str
+    label: str
+    is_event: bool
+    claims: int
+
+
+@dataclass
+class Network:
+    query: str
+    edges: list[Edge]
+    nodes: list[Node]
+    more: bool
+    limit: int
+    centre: str | None = None
+    sampled: bool = False  # more than READ_CAP claims in scope: ranked among those read
+    columns = ("subject", "subject_label", "predicate", "object", "object_label", "status", "claims", "proposition")
+
+    def table(self) -> list[dict[str, str]]:
+        return [{"subject": e.subject, "subject_label": e.subject_label, "predicate": e.predicate, "object": e.object,
+                 "object_label": e.object_label, "status": STATUS_WORDS.get(e.status, ""), "claims": str(e.claims),
+                 "proposition": e.proposition or ""} for e in self.edges]
+
+
+VALUES = "VALUES ?p { " + " ".join(f"arkg:{p}" for p in PREDICATES) + " }"
+
+
+def _claims(scope: Scope) -> str:
+    """The meeting claims in scope, at most READ_CAP: every one, or the thing's own and those of
+    the things its own link it to (at most HUBS of them)."""
+    if scope.iri is None:
+        return f"SELECT ?claim ?p WHERE {{ {VALUES} ?claim rdf:predicate ?p }}"
+    t, p0 = term(scope.iri), VALUES.replace("?p", "?p0")
+    return f"""SELECT DISTINCT ?claim ?p WHERE {{
+        {{ {{ ?claim rdf:subject {t} }} UNION {{ ?claim rdf:object {t} }} }}
+        UNION {{ {{ SELECT DISTINCT ?hub WHERE {{ {{ ?c0 rdf:subject {t} ; rdf:object ?hub }} UNION {{ ?c0 rdf:object {t} ; rdf:subject ?hub }}
+                    ?c0 rdf:predicate ?p0 . {p0} }} LIMIT {HUBS} }}
+                 {{ ?claim rdf:object ?hub }} UNION {{ ?claim rdf:subject ?hub }} }}
+        ?claim rdf:predicate ?p . {VALUES} }}"""
+
+
+def query(scope: Scope, *, limit: int) -> str:
+    return f"""{QUERY_PREFIXES}# Who met, hosted, brokered, sponsored, arranged or attended what{' (one thing and its neighbours)' if scope.iri else ''}, with each proposition's status.
+SELECT ?s ?sLabel ?p ?o ?oLabel ?proposition ?status ?claims ?sEvent ?oEvent WHERE {{
+  {{ SELECT ?s ?p ?o ?proposition (COUNT(DISTINCT ?claim) AS ?claims) WHERE {{
+      {{ {_claims(scope)} LIMIT {READ_CAP} }}
+      ?claim rdf:subject ?s ; rdf:object ?o ; arkg:aboutProposition ?proposition .
+    }} GROUP BY ?s ?p ?o ?proposition ORDER BY DESC(?claims) ?s ?p ?o LIMIT {limit + 1} }}
+  OPTIONAL {{ ?proposition arkg:status ?status }}
+  OPTIONAL {{ ?s rdfs:label ?sLabel }}
+  OPTIONAL {{ ?o rdfs:label ?oLabel }}
+  BIND(EXISTS {{ ?s a arkg:Event }} AS ?sEvent)
+  BIND(EXISTS {{ ?o a arkg:Event }} AS ?oEvent)
+}}
+ORDER BY DESC(?claims) ?s ?p ?o"""
+
+
+async def gather(backend: Backend, scope: Scope, *, limit: int | None = None) -> Network:
+    limit = clamp(limit)
+    text = query(scope, limit=limit)
+    edges: dict[tuple, Edge] = {}
+    events: set[str] = set()
+    for r in await select(backend, text):
+        events |= {r[end] for end in ("s", "o") if r.get(end + "Event") == "true"}
+        key = (r["s"], r["p"], r["o"])
+        if key in edges:  # a second label of an end
+            continue
+        edges[key] = Edge(r["s"], label_of(r, "s"), local(r["p"], ARKG), r["o"], label_of(r, "o"),
+                          r.get("proposition"), local(r.get("status")), int(r.get("claims", "0")))
+    ordered = sorted(edges.values(), key=lambda e: (-e.claims, e.subject_label.lower(), e.predicate, e.object_label.lower()))
+    kept = ordered[:limit]
+    nodes: dict[str, Node] = {}
+    for e in kept:
+        for iri, label in ((e.subject, e.subject_label), (e.object, e.object_label)):
+            node = nodes.setdefault(iri, Node(iri, label, iri in events, 0))
+            node.claims += e.claims
+    beyond = await select(backend, f"{QUERY_PREFIXES}{_claims(scope)} OFFSET {READ_CAP} LIMIT 1")
+    return Network(text, kept, sorted(nodes.values(), key=lambda n: n.iri), len(ordered) > limit, limit, scope.iri,
+                   sampled=bool(beyond))
