@@ -18,7 +18,9 @@ Outputs, per article slug ``a``:
 >>> locate("He said “yes” and he said “yes”.", "said “yes”", occurrence=2)
 (21, 31)
 >>> typed_date("--09-17")
-('"--09-17"^^<http://www.w3.org/2001/XMLSchema#gMonthDay>', 'MonthDay')
+(<Literal value=--09-17 datatype=<NamedNode value=http://www.w3.org/2001/XMLSchema#gMonthDay>>, 'MonthDay')
+>>> ntriples_line("http://a/s", "http://a/p", Literal('say "hi"', language="en"))
+'<http://a/s> <http://a/p> "say \\\\"hi\\\\""@en .'
 """
 
 from __future__ import annotations
@@ -29,13 +31,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pyoxigraph import Literal, NamedNode
+from pyoxigraph import Literal, NamedNode, RdfFormat, Triple, serialize
 
-from server.model.namespaces import ARKG, ID, PREFIXES, entity_iri
+from server.model.namespaces import ARKG, ID, NS, PREFIXES, entity_iri
 
 CONTEXT_CHARS = 32  # length of oa:prefix / oa:suffix
 XSD = PREFIXES["xsd"]
 STANCES = {"Asserts", "Denies", "ReportsUncertain", "Questions"}
+ROLE = ARKG + "role-"  # role concepts (a SKOS scheme in the ontology): ``o: role/vice-president``
+ACCOUNT_KINDS = {"Account", "JointStatement", "RelayedAccount"}
+_ACCOUNT_COMMENT = {
+    "Account": "What was said once, counted as one independent source however many claims rest on it.",
+    "JointStatement": "One statement signed by several speakers: one independent source, not one per signatory.",
+    "RelayedAccount": "One source relaying what several parties think: one independent source, not one per party.",
+}
+# vocabulary prefixes only: entity, claim and proposition IRIs stay whole, as curators search for them
+TURTLE_PREFIXES = {k: v for k, v in PREFIXES.items() if k not in ("wd", "dbr", "sh", "void", "dcat")}
+RDF = NS["rdf"]
 
 
 class CurationError(ValueError):
@@ -48,10 +60,16 @@ class Output:
     text: str | None  # None: the file must not exist (an article without agents or comments)
 
 
+def ntriples_line(s: str, p: str, o: NamedNode | Literal) -> str:
+    """The N-Triples line ``<s> <p> o .`` of a triple, written by pyoxigraph's N-Triples
+    serialiser (the canonical form the proposition hash is defined over)."""
+    triple = Triple(NamedNode(s), NamedNode(p), o)
+    return serialize([triple], format=RdfFormat.N_TRIPLES).decode("utf-8").rstrip("\n")
+
+
 def proposition_slug(s: str, p: str, o: NamedNode | Literal) -> str:
     """First 16 hex digits of SHA-256 over the N-Triples line ``<s> <p> o .``."""
-    line = f"<{s}> <{p}> {o} ."
-    return hashlib.sha256(line.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(ntriples_line(s, p, o).encode("utf-8")).hexdigest()[:16]
 
 
 def locate(text: str, quote: str, *, occurrence: int = 1) -> tuple[int, int]:
@@ -74,12 +92,12 @@ _DATE_FORMS = [
 ]
 
 
-def typed_date(value: str) -> tuple[str, str]:
-    """Turtle literal and precision concept for a date as the text states it."""
+def typed_date(value: str) -> tuple[Literal, str]:
+    """Typed literal and precision concept for a date as the text states it."""
     value = str(value)
     for pattern, dtype, precision in _DATE_FORMS:
         if pattern.match(value):
-            return str(Literal(value, datatype=NamedNode(XSD + dtype))), precision
+            return Literal(value, datatype=NamedNode(XSD + dtype)), precision
     raise CurationError(
         f"date {value!r} is not YYYY-MM-DD, YYYY-MM, YYYY or --MM-DD; keep vaguer times as *_time_text"
     )
@@ -95,13 +113,12 @@ def _ref(ref: str, where: str) -> NamedNode:
     return NamedNode(entity_iri(kind, slug))
 
 
-def _lit(value: str) -> str:
-    return str(Literal(str(value)))
-
-
 def _object(claim: dict, where: str) -> NamedNode | Literal:
     if "o" in claim:
-        return _ref(claim["o"], where)
+        ref = claim["o"]
+        if isinstance(ref, str) and ref.startswith("role/"):
+            return NamedNode(ROLE + ref.split("/", 1)[1])
+        return _ref(ref, where)
     if "o_literal" not in claim:
         raise CurationError(f"{where}: needs o (kind/slug) or o_literal")
     dtype = claim.get("o_datatype")
@@ -112,50 +129,102 @@ def _object(claim: dict, where: str) -> NamedNode | Literal:
     return Literal(str(claim["o_literal"]))
 
 
+def turtle(banner: str, blocks: list[list[Triple]]) -> str:
+    """Turtle text of ``blocks`` (each a group of triples about one thing), written by
+    pyoxigraph's serialiser: prefixes once, a blank line between blocks, input order kept."""
+    out = [banner]
+    for i, block in enumerate(blocks):
+        text = serialize(block, format=RdfFormat.TURTLE, prefixes=TURTLE_PREFIXES).decode("utf-8")
+        lines = text.splitlines(keepends=True)
+        body = [line for line in lines if not line.startswith("@prefix ")]
+        if i == 0:
+            out.extend(line for line in lines if line.startswith("@prefix "))
+        out.append("\n")
+        out.extend(line.replace("\t", "    ") for line in body)
+    return "".join(out)
+
+
+def _t(s, p, o) -> Triple:
+    return Triple(s, p, o)
+
+
+def _int(n: int) -> Literal:
+    return Literal(str(n), datatype=NamedNode(XSD + "integer"))
+
+
+def _en(text: str) -> Literal:
+    return Literal(text, language="en")
+
+
 def compile_article(doc: dict, corpus: Path, graphs: Path) -> list[Output]:
     """Compile one curation document into its Turtle outputs."""
     article = doc["article"]
     text = (corpus / doc["seed"]).read_text(encoding="utf-8")
     article_iri = NamedNode(entity_iri("article", article))
-    header = "".join(f"@prefix {p}: <{iri}> .\n" for p, iri in PREFIXES.items())
     banner = (
         f"# GENERATED by `arkg curate` from graphs/curation/{article}.yaml; edit that file, not this one.\n"
     )
     outputs = []
 
-    agents_ttl = [banner, header]
+    agent_blocks = []
     for agent in doc.get("agents") or []:
         iri = _ref(f"agent/{agent['slug']}", f"agent {agent['slug']}")
         if not agent["slug"].startswith(article + "-"):
             raise CurationError(f"agent {agent['slug']}: slug must start with the article slug {article}-")
-        lines = [f"{iri} a arkg:AnonymousAgent, prov:Agent ;",
-                 f"    rdfs:label {Literal(agent['label'], language='en')} ;",
-                 f"    schema:description {Literal(agent.get('description', 'Speaker described in the article as: ' + agent['label']), language='en')} ;"]
+        block = [_t(iri, RDF.type, NS["arkg"].AnonymousAgent), _t(iri, RDF.type, NS["prov"].Agent),
+                 _t(iri, NS["rdfs"].label, _en(agent["label"])),
+                 _t(iri, NS["schema"].description,
+                    _en(agent.get("description", "Speaker described in the article as: " + agent["label"])))]
         if agent.get("acted_on_behalf_of"):
-            lines.append(f"    prov:actedOnBehalfOf {_ref(agent['acted_on_behalf_of'], agent['slug'])} ;")
-        lines.append(f"    dcterms:source {article_iri} .")
-        agents_ttl.append("\n" + "\n".join(lines) + "\n")
+            block.append(_t(iri, NS["prov"].actedOnBehalfOf, _ref(agent["acted_on_behalf_of"], agent["slug"])))
+        block.append(_t(iri, NS["dcterms"].source, article_iri))
+        agent_blocks.append(block)
     # no file at all for an article without such speakers (an empty one would only hold prefixes)
     outputs.append(Output(graphs / "entities" / f"agents-{article}.ttl",
-                          "".join(agents_ttl) if doc.get("agents") else None))
+                          turtle(banner, agent_blocks) if agent_blocks else None))
 
-    comments_ttl = [banner, header]
+    comment_blocks = []
     for comment in doc.get("comments") or []:
         iri = NamedNode(entity_iri("comment", f"{article}-{comment['id']}"))
         start, end = locate(text, comment["quote"], occurrence=comment.get("occurrence", 1))
-        lines = [f"{iri} a schema:Comment ;",
-                 f"    schema:isPartOf {article_iri} ;",
-                 f"    arkg:sourceFile {_lit(doc['seed'])} ;",
-                 f"    schema:position {start} ;"]
+        block = [_t(iri, RDF.type, NS["schema"].Comment),
+                 _t(iri, NS["schema"].isPartOf, article_iri),
+                 _t(iri, NS["arkg"].sourceFile, Literal(doc["seed"])),
+                 _t(iri, NS["schema"].position, _int(start))]
         if comment.get("author_name"):
-            lines.append(f"    arkg:commentAuthorName {_lit(comment['author_name'])} ;")
-        lines.append(f"    rdfs:label {Literal('Reader comment ' + comment['id'] + ' on ' + doc.get('title', article), language='en')} .")
-        lines.append(f"{article_iri} schema:comment {iri} .")
-        comments_ttl.append("\n" + "\n".join(lines) + "\n")
+            block.append(_t(iri, NS["arkg"].commentAuthorName, Literal(str(comment["author_name"]))))
+        block.append(_t(iri, NS["rdfs"].label, _en("Reader comment " + comment["id"] + " on " + doc.get("title", article))))
+        comment_blocks.append(block)
+        comment_blocks.append([_t(article_iri, NS["schema"].comment, iri)])
     outputs.append(Output(graphs / "sources" / f"comments-{article}.ttl",
-                          "".join(comments_ttl) if doc.get("comments") else None))
+                          turtle(banner, comment_blocks) if comment_blocks else None))
 
-    claims_ttl = [banner, header]
+    blocks = []
+    accounts = {}
+    for account in doc.get("accounts") or []:
+        slug = account["slug"]
+        where = f"{article} account {slug}"
+        iri = NamedNode(f"{article_iri.value}#{slug}")
+        kind = account.get("kind", "Account")
+        if kind not in ACCOUNT_KINDS:
+            raise CurationError(f"{where}: kind {kind!r} is not one of {sorted(ACCOUNT_KINDS)}")
+        signatories = [_ref(a, where) for a in account.get("attributed_to") or []]
+        if not signatories:
+            raise CurationError(f"{where}: attributed_to names nobody")
+        if kind == "JointStatement" and len(signatories) < 2:
+            raise CurationError(f"{where}: a JointStatement needs two or more signatories")
+        quote = account["quote"]
+        start, end = locate(text, quote, occurrence=account.get("occurrence", 1))
+        block = [_t(iri, RDF.type, NS["arkg"][kind]), _t(iri, RDF.type, NS["prov"].Entity),
+                 _t(iri, NS["rdfs"].label, _en(account["label"])),
+                 _t(iri, NS["rdfs"].comment, _en(account.get("comment") or _ACCOUNT_COMMENT[kind]))]
+        block += [_t(iri, NS["prov"].wasAttributedTo, who) for who in signatories]
+        block += [_t(iri, NS["dcterms"].source, article_iri),
+                  _t(iri, NS["oa"].hasSelector, NamedNode(f"{iri.value}-quote"))]
+        blocks.append(block)
+        blocks.append(_quote_selector(NamedNode(f"{iri.value}-quote"), quote, text, start, end))
+        accounts[slug] = iri
+
     seen = set()
     for claim in doc.get("claims") or []:
         cid = claim.get("id")
@@ -175,54 +244,56 @@ def compile_article(doc: dict, corpus: Path, graphs: Path) -> list[Output]:
         iri = NamedNode(f"{ID}claim/{article}-{cid}")
         prop = NamedNode(f"{ID}proposition/{proposition_slug(s.value, p.value, o)}")
         source = _ref(claim["source"], where) if claim.get("source") else article_iri
-        prefix = text[max(0, start - CONTEXT_CHARS):start]
-        suffix = text[end:end + CONTEXT_CHARS]
-        lines = []
-        if claim.get("note"):
-            lines.extend(f"# {line}" for line in str(claim["note"]).splitlines())
-        lines += [f"{iri} a arkg:Claim ;",
-                  f"    rdfs:label {Literal(claim.get('label') or _default_label(claim), language='en')} ;",
-                  f"    rdf:subject {s} ;",
-                  f"    rdf:predicate {p} ;",
-                  f"    rdf:object {o} ;",
-                  f"    arkg:claimant {claimant} ;",
-                  f"    arkg:stance arkg:{stance} ;"]
+        arkg = NS["arkg"]
+        block = [_t(iri, RDF.type, arkg.Claim), _t(iri, RDF.type, RDF.Statement),
+                 _t(iri, NS["rdfs"].label, _en(claim.get("label") or _default_label(claim))),
+                 _t(iri, RDF.subject, s), _t(iri, RDF.predicate, p), _t(iri, RDF.object, o),
+                 _t(iri, arkg.claimant, claimant), _t(iri, arkg.stance, arkg[stance])]
         for inter in claim.get("intermediaries") or []:
-            lines.append(f"    arkg:intermediary {_ref(inter, where)} ;")
-        lines.append(f"    prov:wasDerivedFrom {source} ;")
+            block.append(_t(iri, arkg.intermediary, _ref(inter, where)))
+        if claim.get("account"):
+            if claim["account"] not in accounts:
+                raise CurationError(f"{where}: account {claim['account']!r} is not declared under accounts:")
+            block.append(_t(iri, arkg.independentSource, accounts[claim["account"]]))
+        block.append(_t(iri, NS["prov"].wasDerivedFrom, source))
         precisions = set()
         for key, prop_name in (("event_date", "eventDate"), ("statement_date", "statementDate")):
             if claim.get(key) is not None:
                 lit, precision = typed_date(claim[key])
                 precisions.add(precision)
-                lines.append(f"    arkg:{prop_name} {lit} ;")
+                block.append(_t(iri, arkg[prop_name], lit))
         for key, prop_name in (("event_time_text", "eventTimeText"), ("statement_time_text", "statementTimeText")):
             if claim.get(key):
                 if claim[key] not in text:
                     raise CurationError(f"{where}: {key} {claim[key]!r} is not verbatim in the text")
-                lines.append(f"    arkg:{prop_name} {_lit(claim[key])} ;")
+                block.append(_t(iri, arkg[prop_name], Literal(str(claim[key]))))
         if claim.get("event_time_text") or claim.get("statement_time_text"):
             if not precisions:
                 precisions.add("TextOnly")
         for precision in sorted(precisions):
-            lines.append(f"    arkg:timePrecision arkg:{precision} ;")
+            block.append(_t(iri, arkg.timePrecision, arkg[precision]))
         if claim.get("note"):
-            lines.append(f"    skos:editorialNote {_lit(claim['note'])} ;")
-        lines += [f"    arkg:evidence <{iri.value}#evidence> ;",
-                  f"    arkg:aboutProposition {prop} .",
-                  f"<{iri.value}#evidence> a oa:SpecificResource ;",
-                  f"    oa:hasSource {article_iri} ;",
-                  f"    oa:hasSelector <{iri.value}#quote>, <{iri.value}#position> .",
-                  f"<{iri.value}#quote> a oa:TextQuoteSelector ;",
-                  f"    oa:exact {_lit(quote)} ;",
-                  f"    oa:prefix {_lit(prefix)} ;",
-                  f"    oa:suffix {_lit(suffix)} .",
-                  f"<{iri.value}#position> a oa:TextPositionSelector ;",
-                  f"    oa:start {start} ;",
-                  f"    oa:end {end} ."]
-        claims_ttl.append("\n" + "\n".join(lines) + "\n")
-    outputs.append(Output(graphs / "claims" / f"{article}.ttl", "".join(claims_ttl)))
+            block.append(_t(iri, NS["skos"].editorialNote, Literal(str(claim["note"]))))
+        evidence = NamedNode(f"{iri.value}#evidence")
+        block += [_t(iri, arkg.evidence, evidence), _t(iri, arkg.aboutProposition, prop),
+                  _t(evidence, RDF.type, NS["oa"].SpecificResource),
+                  _t(evidence, NS["oa"].hasSource, article_iri),
+                  _t(evidence, NS["oa"].hasSelector, NamedNode(f"{iri.value}#quote")),
+                  _t(evidence, NS["oa"].hasSelector, NamedNode(f"{iri.value}#position"))]
+        block += _quote_selector(NamedNode(f"{iri.value}#quote"), quote, text, start, end)
+        position = NamedNode(f"{iri.value}#position")
+        block += [_t(position, RDF.type, NS["oa"].TextPositionSelector),
+                  _t(position, NS["oa"].start, _int(start)), _t(position, NS["oa"].end, _int(end))]
+        blocks.append(block)
+    outputs.append(Output(graphs / "claims" / f"{article}.ttl", turtle(banner, blocks)))
     return outputs
+
+
+def _quote_selector(iri: NamedNode, quote: str, text: str, start: int, end: int) -> list[Triple]:
+    return [_t(iri, RDF.type, NS["oa"].TextQuoteSelector),
+            _t(iri, NS["oa"].exact, Literal(quote)),
+            _t(iri, NS["oa"].prefix, Literal(text[max(0, start - CONTEXT_CHARS):start])),
+            _t(iri, NS["oa"].suffix, Literal(text[end:end + CONTEXT_CHARS]))]
 
 
 def _default_label(claim: dict) -> str:
