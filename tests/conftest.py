@@ -28,8 +28,22 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return Settings(query_timeout=5, query_workers=2, public_url="http://testserver/", rate_limit=False)
+def build_dir(tmp_path_factory) -> Path:
+    """A build directory holding what the app reads from a build: the search index of the published data."""
+    import pyoxigraph as ox
+    from server.engine.dataset import dataset_files, load_store
+    from server.model.build_layout import BuildLayout
+    from server.publish.search_index import build_search_index
+
+    out = tmp_path_factory.mktemp("build")
+    build_search_index(load_store(dataset_files(), ox.Store()), BuildLayout(out).search_index)
+    return out
+
+
+@pytest.fixture(scope="session")
+def settings(build_dir) -> Settings:
+    return Settings(query_timeout=5, query_workers=2, public_url="http://testserver/", rate_limit=False,
+                    build_dir=build_dir)
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +90,7 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server():
-    server = LiveServer("--query-timeout", "3")
+def live_server(build_dir):
+    server = LiveServer("--query-timeout", "3", env={"ARKG_BUILD_DIR": str(build_dir)})
     yield server
     server.stop()

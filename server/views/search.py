@@ -228,7 +228,7 @@ def index_at(path: Path) -> SearchIndex:
     try:
         stat = os.stat(path)
     except FileNotFoundError:
-        raise IndexMissing(f"The search index has not been built ({path} is missing); run `arkg build`.") from None
+        raise IndexMissing(f"search index not built ({path} is missing); run `arkg build`.") from None
     identity = (stat.st_ino, stat.st_mtime_ns)
     with _open_lock:
         cached = _open.get(path)
