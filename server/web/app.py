@@ -23,6 +23,7 @@ from server.web.routers import documents
 from server.web.routers import dumps
 from server.web.routers import meta
 from server.web.routers import pages
+from server.web.routers import search
 from server.web.routers import sparql
 from server.web.routers import wellknown
 
@@ -77,6 +78,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        allow_methods=["GET", "HEAD", "POST", "OPTIONS"], allow_headers=["*"],
                        expose_headers=["ETag", "Content-Location", "Location", "Retry-After"], max_age=86400)
     app.openapi = lambda: _openapi_with_unique_ids(app)
-    for router in (sparql.router, meta.router, documents.router, pages.router, dumps.router, wellknown.router):
+    for router in (sparql.router, meta.router, documents.router, pages.router, dumps.router, wellknown.router, search.router):
         app.include_router(router)
     return app
