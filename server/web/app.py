@@ -23,6 +23,7 @@ from server.web.routers import documents
 from server.web.routers import dumps
 from server.web.routers import meta
 from server.web.routers import pages
+from server.web.routers import pictures
 from server.web.routers import search
 from server.web.routers import sparql
 from server.web.routers import wellknown
@@ -80,4 +81,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = lambda: _openapi_with_unique_ids(app)
     for router in (sparql.router, meta.router, documents.router, pages.router, dumps.router, wellknown.router, search.router):
         app.include_router(router)
+    app.include_router(pictures.router)  # /pictures/..., /contested
     return app
