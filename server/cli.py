@@ -80,9 +80,13 @@ def derive(check: bool = typer.Option(False, "--check", help="Only check that th
 
     try:
         outputs = derivation.build(data_dir)
+        pairs = derivation.time_separated_pairs(derivation.propositions(data_dir)[0])
     except derivation.DeriveError as exc:
         typer.echo(f"derive error: {exc}", err=True)
         raise typer.Exit(1)
+    # for curator review: a denial about another time than the assertion (not counted against it)
+    for prop, support, denial in pairs:
+        typer.echo(f"review (times do not overlap): {denial} denies, {support} asserts; {prop}", err=True)
     _check_or_write(outputs, check=check, fix="arkg derive")
 
 
@@ -107,13 +111,13 @@ def _settings(**flags):
 def serve(host: Optional[str] = typer.Option(None, help="Interface to listen on (default 127.0.0.1)."),
           port: Optional[int] = typer.Option(None, help="TCP port (default 8000)."),
           workers: Optional[int] = typer.Option(None, help="uvicorn worker processes (default 1)."),
-          store: Optional[Path] = typer.Option(None, help="Open this prebuilt on-disk store read-only instead of loading the files."),
+          store: Optional[Path] = typer.Option(None, help="Open this on-disk store read-only instead of the build's (default: the build of --data-dir, made first if missing)."),
           remote: Optional[str] = typer.Option(None, "--remote", help="Use this external SPARQL 1.1 endpoint instead of the embedded store."),
           public_url: Optional[str] = typer.Option(None, help="The URL clients reach this server at (behind a proxy)."),
           query_timeout: Optional[float] = typer.Option(None, help="Seconds before a query is stopped (default 30)."),
           query_workers: Optional[int] = typer.Option(None, help="Query worker processes per server process (default 2)."),
           data_dir: Optional[Path] = typer.Option(None, help="Directory with ontology/, graphs/, shapes/ (default: the package's).")) -> None:
-    """Serve the dataset: SPARQL endpoint, entity pages and dumps (validates the data first)."""
+    """Serve the dataset: SPARQL endpoint, entity pages and dumps (builds and validates the data first if needed)."""
     import os
 
     settings = _settings(host=host, port=port, workers=workers, store=store, remote_endpoint=remote,
@@ -121,16 +125,9 @@ def serve(host: Optional[str] = typer.Option(None, help="Interface to listen on 
                          data_dir=data_dir)
     if public_url is None and (host or port) and "ARKG_PUBLIC_URL" not in os.environ:
         settings = settings.model_copy(update={"public_url": f"http://{settings.host}:{settings.port}/"})
-    if settings.validate_on_start and not settings.store and not settings.remote_endpoint:
-        from server.validation.run import validate_for_serving
-
-        report = validate_for_serving(settings)
-        if report is not None:
-            typer.echo(report, err=True)
-            typer.echo("Refusing to serve data that fails validation (see the report above).", err=True)
-            raise typer.Exit(1)
+    if not settings.store and not settings.remote_endpoint:
+        _ensure_build(settings)  # every process then opens the build's store read-only
     os.environ.update(settings.to_env())  # every uvicorn worker process builds the same Settings
-    os.environ["ARKG_VALIDATE_ON_START"] = "false"  # done once, here
     from server.web import serving
 
     serving.run(settings)  # uvicorn, with SIGHUP reloads and X-Forwarded-For trust from settings
@@ -231,40 +228,53 @@ def query(sparql: str = typer.Argument(..., help="The SPARQL query (SELECT, ASK,
     sys.stdout.buffer.write(body)
 
 
-@app.command("build-store")
-def build_store(out: Path = typer.Option(..., "--out", help="Directory to create the on-disk store in (must not exist or be empty)."),
-                data_dir: Optional[Path] = typer.Option(None, help="Directory with ontology/, graphs/, shapes/ (default: the package's).")) -> None:
-    """Build an on-disk store that `arkg serve --store DIR` opens read-only from several processes."""
-    from server.publish.store import BuildError, build_store as build
-
-    try:
-        built = build(out, data_dir or _settings().data_dir)
-    except BuildError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2)
-    typer.echo(f"built {built.path}: {built.triples} quads, version {built.version}, {built.seconds:.1f} s")
-
-
 @app.command("build")
-def build_dumps(out: Optional[Path] = typer.Option(None, "--out", help="Dumps directory (default: settings.dumps_dir, var/dumps)."),
-                force: bool = typer.Option(False, "--force", help="Rebuild even if this version's dumps exist."),
-                data_dir: Optional[Path] = typer.Option(None, help="Directory with ontology/, graphs/, shapes/ (default: the package's)."),
-                store: Optional[Path] = typer.Option(None, help="Dump this prebuilt on-disk store instead of the files.")) -> None:
-    """Write versioned dumps (Turtle, N-Triples, N-Quads, TriG, JSON-LD), their VoID and SHA256SUMS under DIR/<version>/."""
-    import time
+def build(data_dir: Optional[Path] = typer.Option(None, help="Directory with graphs/ (and ontology/, shapes/; the package's where absent)."),
+          out: Optional[Path] = typer.Option(None, "--out", help="Build area (default: settings.build_dir, var/build); the build goes to DIR/<version>/."),
+          corpus: Optional[Path] = typer.Option(None, "--corpus", help="Also check each quote and hash against the article texts in DIR."),
+          force: bool = typer.Option(False, "--force", help="Rebuild even if this version's build exists.")) -> None:
+    """Build what the server serves: derive, on-disk store, validation, dumps, VoID/DCAT, figures, search index."""
+    from rich.console import Console
 
-    from server.publish import dumps
     from server.engine.dataset import DatasetError
+    from server.publish import build as builder
 
-    started = time.monotonic()
+    settings = _settings(data_dir=data_dir, build_dir=out)
+    console = Console(stderr=True)
     try:
-        built = dumps.build_for(_settings(dumps_dir=out, data_dir=data_dir, store=store), force=force)
-    except (DatasetError, dumps.DataChanged, OSError, SyntaxError, ValueError) as exc:
-        typer.echo(f"cannot build the dumps: {exc}", err=True)
+        result = builder.build(settings.build_dir, settings.data_dir, base_iri=settings.base_iri,
+                               cache_dir=settings.cache_dir, corpus=corpus, force=force, console=console)
+    except (builder.BuildFailed, DatasetError, OSError) as exc:
+        typer.echo(f"build failed, nothing written: {exc}", err=True)
         raise typer.Exit(1)
-    for f in built.files:
-        typer.echo(f"{f.size:>10}  {f.path}")
-    typer.echo(f"version {built.version} in {built.directory} ({time.monotonic() - started:.1f} s)")
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if result.built:
+        console.print(builder.summary_table(result))
+    typer.echo(f"version {result.version} {'built' if result.built else 'is up to date'} in {result.layout.root}")
+
+
+def _ensure_build(settings) -> None:
+    """Build the served data into settings.build_dir unless an up-to-date build is there
+    (here, in the command's process: the web server never builds)."""
+    from rich.console import Console
+
+    from server.engine.dataset import DatasetError
+    from server.publish import build as builder
+
+    if builder.current(settings.build_dir, settings.data_dir) is not None:
+        return
+    typer.echo(f"building the data into {settings.build_dir} first (`arkg build`)", err=True)
+    try:
+        result = builder.build(settings.build_dir, settings.data_dir, base_iri=settings.base_iri,
+                               cache_dir=settings.cache_dir, validate=settings.validate_on_start,
+                               console=Console(stderr=True))
+    except (builder.BuildFailed, DatasetError, OSError) as exc:
+        typer.echo(str(exc), err=True)
+        typer.echo("Refusing to serve data that cannot be built and validated (see above).", err=True)
+        raise typer.Exit(1)
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 if __name__ == "__main__":

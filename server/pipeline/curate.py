@@ -38,7 +38,8 @@ from server.model.namespaces import ARKG, ID, NS, PREFIXES, entity_iri
 CONTEXT_CHARS = 32  # length of oa:prefix / oa:suffix
 XSD = PREFIXES["xsd"]
 STANCES = {"Asserts", "Denies", "ReportsUncertain", "Questions"}
-ROLE = ARKG + "role-"  # role concepts (a SKOS scheme in the ontology): ``o: role/vice-president``
+# role concepts (arkg:RoleScheme in the ontology) are written ``o: role/VicePresident``
+ROLE_REF = re.compile(r"role/([A-Z][A-Za-z]+)")
 ACCOUNT_KINDS = {"Account", "JointStatement", "RelayedAccount"}
 _ACCOUNT_COMMENT = {
     "Account": "What was said once, counted as one independent source however many claims rest on it.",
@@ -116,8 +117,9 @@ def _ref(ref: str, where: str) -> NamedNode:
 def _object(claim: dict, where: str) -> NamedNode | Literal:
     if "o" in claim:
         ref = claim["o"]
-        if isinstance(ref, str) and ref.startswith("role/"):
-            return NamedNode(ROLE + ref.split("/", 1)[1])
+        role = ROLE_REF.fullmatch(ref) if isinstance(ref, str) else None
+        if role:
+            return NamedNode(ARKG + role.group(1))
         return _ref(ref, where)
     if "o_literal" not in claim:
         raise CurationError(f"{where}: needs o (kind/slug) or o_literal")
