@@ -1,41 +1,57 @@
-"""The RDF document about one thing, built with CONSTRUCT queries over the backend.
+"""The document about one thing: a small graph that its HTML page and its RDF forms both show.
 
-A document holds:
+A few bounded queries fill it (the thing's neighbourhood, never the whole graph):
 
-- the thing's own triples and those of its hash IRIs (a claim's ``#evidence``, ``#quote``
-  and ``#position``, an entity's ``#link-wikidata`` axioms): they are part of its document;
-- the triples that point at it, ``PAGE_SIZE`` per page in a stable order, with
-  ``hydra:next`` / ``hydra:previous`` links between pages;
-- ``rdfs:label`` of every IRI it mentions, so a client can show it without more requests;
-- metadata: the document's ``foaf:primaryTopic``, its licence (CC BY 4.0) and its formats
-  (``dcterms:hasFormat``).
+1. the thing's own triples and those of its hash IRIs (a claim's ``#evidence``, ``#quote``
+   and ``#position``, an entity's ``#link-wikidata`` axioms), with the named graphs each
+   triple is in (a page marks what only the ``asserted`` graph states), and one page of the
+   triples pointing at it: ``PAGE_SIZE`` per page, ordered by predicate then subject;
+2. the claims that page involves (those pointing here, or whose evidence does; for a claim, the other claims about
+   its proposition; for a proposition, its ``arkg:hasClaim``; for an article, the claims of
+   its comments on the page), each with its evidence and selectors, its source's article and
+   date, and its proposition's status;
+3. ``rdfs:label`` and ``skos:prefLabel`` of every IRI the document mentions;
+4. only when there is more than one page: how many triples point here (for ``hydra:last``).
+
+Metadata is added without a query: the document's ``foaf:primaryTopic``, licence (CC BY 4.0),
+formats (``dcterms:hasFormat``, HTML included) and ``hydra:first/previous/next/last`` links.
+
+One paging scheme for every form: ``?page=N`` selects the same triples for the HTML page and
+the RDF forms; a page past the last one raises :class:`PageOutOfRange` (a 404).
 
 IRIs stay canonical (``https://w3id.org/arkg/...``) whatever URL the server is reached at:
-they are the identities other graphs link to. Built documents are kept in a small memo keyed
-by dataset version, so the five formats of one document cost one build.
+they are the identities other graphs link to. :data:`memo` keeps recent documents of the
+served dataset version in each server process, so the HTML page and the four RDF forms of one
+page cost one build in that process.
 """
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import pyoxigraph as ox
 
 from server.model import formats
-from server.model.namespaces import LICENCE, PREFIXES
+from server.model.namespaces import ARKG, LICENCE, PREFIXES, graph_iri
 from server.engine.backend import Backend, select
-from server.views.things import Ref, term
+from server.views.things import Ref, of_iri, term
 from server.engine.worker import Request
 
-PAGE_SIZE = 200  # incoming triples per page: articles (hundreds of claims) span pages
+PAGE_SIZE = 200  # things pointing here per page: articles (hundreds of claims) span pages
 MEMO_SIZE = 512
+SIBLING_LIMIT = 200  # other claims about a claim's proposition shown with it
 
 FOAF = "http://xmlns.com/foaf/0.1/"
 HYDRA = "http://www.w3.org/ns/hydra/core#"
 DCTERMS = PREFIXES["dcterms"]
 VOID = PREFIXES["void"]
-RDF_TYPE = ox.NamedNode(PREFIXES["rdf"] + "type")
+RDF, RDFS, SKOS = PREFIXES["rdf"], PREFIXES["rdfs"], PREFIXES["skos"]
+SCHEMA, PROV, OA = PREFIXES["schema"], PREFIXES["prov"], PREFIXES["oa"]
+RDF_TYPE = ox.NamedNode(RDF + "type")
+LABELS = (RDFS + "label", SKOS + "prefLabel")
+ASSERTED = graph_iri("asserted")
 
 # RDF forms of a document: suffix -> format (HTML is listed as a format of the document too).
 RDF_FORMATS = [formats.TURTLE, formats.JSONLD, formats.NTRIPLES, formats.RDFXML]
@@ -51,6 +67,8 @@ class Document:
     page: int
     last_page: int
     triples: tuple[ox.Triple, ...]
+    incoming: tuple[ox.Triple, ...] = ()  # the triples pointing at the thing on this page, in page order
+    asserted_only: frozenset[ox.Triple] = frozenset()  # own or incoming triples stated only in `asserted`
 
     def serialize(self, fmt: formats.Format) -> bytes:
         """The document in ``fmt`` (an RDF format of :mod:`server.model.formats`)."""
@@ -90,27 +108,39 @@ async def construct(backend: Backend, query: str) -> list[ox.Triple]:
             for q in ox.parse(result.body, format=ox.RdfFormat.N_TRIPLES)]
 
 
-def _own_query(thing: Ref) -> str:
+def _ox(binding: dict) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """A term of SPARQL JSON results as pyoxigraph's."""
+    kind, value = binding["type"], binding["value"]
+    if kind == "uri":
+        return ox.NamedNode(value)
+    if kind == "bnode":
+        return ox.BlankNode(value)
+    if "xml:lang" in binding:
+        return ox.Literal(value, language=binding["xml:lang"])
+    if "datatype" in binding:
+        return ox.Literal(value, datatype=ox.NamedNode(binding["datatype"]))
+    return ox.Literal(value)
+
+
+def _core_query(thing: Ref, page: int) -> str:
+    """Own triples (with hash IRIs) and one page of what points here, each with its graphs."""
     t, hashes = term(thing.iri), thing.iri + "#"
+    not_own = f'FILTER(!isIRI(?s) || !STRSTARTS(STR(?s), "{hashes}"))'
     # Hash IRIs are reached from the thing (evidence, then its selectors) or point at it
     # (owl:Axiom annotations), which avoids scanning every triple for the prefix.
-    return f"""CONSTRUCT {{ ?s ?p ?o }} WHERE {{
-      {{ BIND({t} AS ?s) ?s ?p ?o }}
-      UNION {{ {t} ?p1 ?s . FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{hashes}")) ?s ?p ?o }}
-      UNION {{ {t} ?p1 ?m . ?m ?p2 ?s .
-               FILTER(isIRI(?m) && STRSTARTS(STR(?m), "{hashes}") && isIRI(?s) && STRSTARTS(STR(?s), "{hashes}"))
-               ?s ?p ?o }}
-      UNION {{ ?s ?p1 {t} . FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{hashes}")) ?s ?p ?o }}
-    }}"""
-
-
-def _incoming_query(thing: Ref, page: int) -> str:
-    t = term(thing.iri)
-    # One more than a page tells whether a next page exists.
-    return f"""CONSTRUCT {{ ?s ?p {t} }} WHERE {{
-      {{ SELECT DISTINCT ?s ?p WHERE {{
-          ?s ?p {t} . FILTER(!isIRI(?s) || !STRSTARTS(STR(?s), "{thing.iri}#"))
-        }} ORDER BY ?p ?s LIMIT {PAGE_SIZE + 1} OFFSET {(page - 1) * PAGE_SIZE} }}
+    return f"""SELECT ?s ?p ?o ?gs ?in WHERE {{
+      {{ SELECT ?s ?p ?o (GROUP_CONCAT(STR(?g); separator=" ") AS ?gs) WHERE {{
+          {{ BIND({t} AS ?s) }}
+          UNION {{ {t} ?p1 ?s . FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{hashes}")) }}
+          UNION {{ {t} ?p1 ?m . ?m ?p2 ?s .
+                   FILTER(isIRI(?m) && STRSTARTS(STR(?m), "{hashes}") && isIRI(?s) && STRSTARTS(STR(?s), "{hashes}")) }}
+          UNION {{ ?s ?p1 {t} . FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{hashes}")) }}
+          GRAPH ?g {{ ?s ?p ?o }}
+        }} GROUP BY ?s ?p ?o }}
+      UNION
+      {{ {{ SELECT ?s ?p (GROUP_CONCAT(STR(?g); separator=" ") AS ?gs) WHERE {{ GRAPH ?g {{ ?s ?p {t} }} {not_own} }}
+           GROUP BY ?s ?p ORDER BY ?p ?s LIMIT {PAGE_SIZE + 1} OFFSET {(page - 1) * PAGE_SIZE} }}
+         BIND({t} AS ?o) BIND(true AS ?in) }}
     }}"""
 
 
@@ -120,10 +150,60 @@ def _count_query(thing: Ref) -> str:
       ?s ?p {t} . FILTER(!isIRI(?s) || !STRSTARTS(STR(?s), "{thing.iri}#")) }} }}"""
 
 
+def _values(var: str, iris) -> str:
+    return f"VALUES ?{var} {{ " + " ".join(term(i) for i in sorted(iris)) + " }"
+
+
+def _claims_query(seeds: list[str]) -> str:
+    """Each claim ``?c`` the seed patterns give, with evidence, source, dates and status."""
+    seed = " UNION ".join(f"{{ {s} }}" for s in seeds)
+    return f"""CONSTRUCT {{
+      ?c ?p ?o . ?x ?xp ?xo . ?src <{SCHEMA}isPartOf> ?a . ?art <{SCHEMA}datePublished> ?d . ?prop <{ARKG}status> ?st
+    }} WHERE {{
+      {{ {seed} }}
+      LATERAL {{ {{ ?c ?p ?o }}
+      UNION {{ ?c <{ARKG}evidence> ?x . ?x ?xp ?xo }}
+      UNION {{ ?c <{ARKG}evidence> ?ev . ?ev <{OA}hasSelector> ?x . ?x ?xp ?xo }}
+      UNION {{ ?c <{PROV}wasDerivedFrom> ?src . ?src <{SCHEMA}isPartOf> ?a }}
+      UNION {{ ?c <{PROV}wasDerivedFrom> ?art . ?art <{SCHEMA}datePublished> ?d }}
+      UNION {{ ?c <{PROV}wasDerivedFrom> ?src . ?src <{SCHEMA}isPartOf> ?art . ?art <{SCHEMA}datePublished> ?d }}
+      UNION {{ ?c <{ARKG}aboutProposition> ?prop . ?prop <{ARKG}status> ?st }} }}
+    }}"""
+
+
 def _labels_query(iris: list[str]) -> str:
-    values = " ".join(term(i) for i in iris)
-    return f"""CONSTRUCT {{ ?x <{PREFIXES['rdfs']}label> ?l }} WHERE {{
-      VALUES ?x {{ {values} }} ?x <{PREFIXES['rdfs']}label> ?l }}"""
+    # Seeded by VALUES and filtered after: each IRI is one index lookup (a UNION of the two
+    # properties would read every label in the store and join).
+    return f"""CONSTRUCT {{ ?x ?p ?l }} WHERE {{
+      {_values('x', iris)} ?x ?p ?l FILTER(?p IN (<{RDFS}label>, <{SKOS}prefLabel>)) }}"""
+
+
+def _claim_seeds(thing: Ref, own: list[ox.Triple], incoming: list[ox.Triple]) -> list[str]:
+    """Patterns binding ``?c`` to the claims this page shows (bounded by the page)."""
+    claims, comments = set(), set()
+    for t in incoming:
+        ref = of_iri(t.subject.value, base=thing.base) if isinstance(t.subject, ox.NamedNode) else None
+        if ref is not None and ref.kind == "claim":
+            claims.add(ref.iri)
+        elif ref is not None and ref.kind == "comment" and t.predicate.value == SCHEMA + "isPartOf":
+            comments.add(ref.iri)
+    proposition = None
+    for t in own:
+        if t.subject.value != thing.iri or not isinstance(t.object, ox.NamedNode):
+            continue
+        if t.predicate.value in (ARKG + "hasClaim", ARKG + "supportingClaim"):
+            claims.add(t.object.value)
+        elif t.predicate.value == ARKG + "aboutProposition":
+            proposition = t.object.value
+    if thing.kind == "claim":
+        claims.add(thing.iri)
+    seeds = [_values("c", claims)] if claims else []
+    if comments:
+        seeds.append(f"{_values('cm', comments)} ?c <{PROV}wasDerivedFrom> ?cm")
+    if thing.kind == "claim" and proposition:
+        seeds.append(f"SELECT ?c WHERE {{ ?c <{ARKG}aboutProposition> {term(proposition)} }} "
+                     f"ORDER BY ?c LIMIT {SIBLING_LIMIT}")
+    return seeds
 
 
 def _metadata(thing: Ref, page: int, last_page: int) -> list[ox.Triple]:
@@ -160,13 +240,23 @@ def _metadata(thing: Ref, page: int, last_page: int) -> list[ox.Triple]:
     return triples
 
 
+def link_order(triple: ox.Triple) -> tuple[str, str]:
+    """Where a triple pointing at the thing stands in the document's pages (as ``ORDER BY ?p ?s``)."""
+    return triple.predicate.value, str(triple.subject)
+
+
 async def build(backend: Backend, thing: Ref, page: int = 1) -> Document:
     """The document about ``thing`` (which the caller has checked exists), page ``page``.
 
     Raises :class:`PageOutOfRange` for a page past the last one.
     """
-    own = await construct(backend, _own_query(thing))
-    incoming = await construct(backend, _incoming_query(thing, page))
+    result = await backend.run(Request(_core_query(thing, page), "json", "nt"))
+    own, incoming, asserted_only = [], [], set()
+    for row in json.loads(result.body)["results"]["bindings"]:
+        triple = ox.Triple(_ox(row["s"]), _ox(row["p"]), _ox(row["o"]))
+        (incoming if "in" in row else own).append(triple)
+        if set(row["gs"]["value"].split()) == {ASSERTED}:
+            asserted_only.add(triple)
     if page > 1 and not incoming:
         raise PageOutOfRange(f"This document has fewer than {page} pages; start at page 1.")
     if len(incoming) > PAGE_SIZE or page > 1:
@@ -174,10 +264,16 @@ async def build(backend: Backend, thing: Ref, page: int = 1) -> Document:
         last_page = max(1, -(-total // PAGE_SIZE))
     else:
         last_page = 1
-    incoming = sorted(incoming, key=lambda t: (t.predicate.value, str(t.subject)))[:PAGE_SIZE]
-    data = own + incoming
-    mentioned = sorted({n.value for t in data for n in (t.subject, t.predicate, t.object)
-                        if isinstance(n, ox.NamedNode)} - {thing.iri})
+    incoming = sorted(incoming, key=link_order)[:PAGE_SIZE]
+    seeds = _claim_seeds(thing, own, incoming)
+    claims = await construct(backend, _claims_query(seeds)) if seeds else []
+    data = own + incoming + claims
+    # Labels of what the document mentions, except what it labels already and hash IRIs
+    # (parts of documents: evidence, selectors, axioms), which have none.
+    labelled = {t.subject.value for t in data if t.predicate.value in LABELS}
+    mentioned = sorted(iri for iri in {n.value for t in data for n in (t.subject, t.predicate, t.object)
+                                       if isinstance(n, ox.NamedNode)} - labelled
+                       if "#" not in iri or not iri.startswith(thing.base + "id/"))
     labels = await construct(backend, _labels_query(mentioned)) if mentioned else []
     seen: set[ox.Triple] = set()
     triples = []
@@ -185,7 +281,7 @@ async def build(backend: Backend, thing: Ref, page: int = 1) -> Document:
         if t not in seen:
             seen.add(t)
             triples.append(t)
-    return Document(thing, page, last_page, tuple(triples))
+    return Document(thing, page, last_page, tuple(triples), tuple(incoming), frozenset(asserted_only))
 
 
 class DocumentMemo:
@@ -207,4 +303,4 @@ class DocumentMemo:
         return document
 
 
-memo = DocumentMemo()  # one per process; keys carry the dataset version
+memo = DocumentMemo()  # one per server process; keys carry the dataset version

@@ -3,7 +3,8 @@
 Terms are the subjects of the ``ontology`` graph in the ``arkg:`` namespace. Usage is
 counted in the data graphs only (not in the ontology or shapes that define the terms):
 triples using a property, instances of a class, claims using a relation as their
-``rdf:predicate``, and triples pointing at a concept (a stance, a status).
+``rdf:predicate``, and triples pointing at a concept (a stance, a status). Counting reads the
+whole data, so it runs once per dataset version (:mod:`server.views.per_version`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from server.engine.backend import Backend, select
 from server.views.documents import construct
 from server.views.things import term
 from server.views.pages import Node, labels
+from server.views.per_version import cache
 
 RDF, RDFS, OWL, SKOS = PREFIXES["rdf"], PREFIXES["rdfs"], PREFIXES["owl"], PREFIXES["skos"]
 ONTOLOGY_PREFIXES = {**PREFIXES, "vann": "http://purl.org/vocab/vann/"}
@@ -73,7 +75,12 @@ async def _counts(backend: Backend, query: str) -> dict[str, int]:
 
 
 async def vocabulary(backend: Backend) -> Vocabulary:
-    """Every term of the ontology graph, grouped into sections, with usage counts."""
+    """Every term of the ontology graph, grouped into sections, with usage counts (computed once per version:
+    the counts read the whole data)."""
+    return await cache.get((backend.info.version, "vocabulary"), lambda: _vocabulary(backend))
+
+
+async def _vocabulary(backend: Backend) -> Vocabulary:
     ontology = term(graph_iri("ontology"))
     rows = await select(backend, f"""SELECT ?t ?p ?o (isIRI(?o) AS ?o_iri) (isBlank(?o) AS ?o_blank) WHERE {{
       GRAPH {ontology} {{ ?t ?p ?o FILTER(isIRI(?t) && STRSTARTS(STR(?t), "{ARKG}")) }} }}""")

@@ -1,4 +1,9 @@
-"""The dataset at a glance, for the home and query pages: figures, an index, example queries.
+"""The dataset at a glance, for the home, browse and query pages: figures, lists, example queries.
+
+The home page costs what it shows, not what the dataset holds: its figures and top lists come
+from the build (``figures.json``, :mod:`server.model.figures`) or, when the build wrote none
+for the served version, are computed once per dataset version in each process; browse pages
+list one page of a kind from an index also built once per version.
 
 Example queries are data: each an ``sh:SPARQLExecutable`` in the ``examples`` graph with
 ``rdfs:label``/``rdfs:comment`` and its text in ``sh:select``, ``sh:construct``, ``sh:ask``
@@ -10,13 +15,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from server.model.build_layout import BuildLayout
+from server.model.figures import BROWSE_KINDS, TOP_N, Figures, TopEntry
 from server.model.namespaces import ARKG, PREFIXES, graph_iri
 from server.engine.backend import Backend, select
 from server.views.things import of_iri, term
 from server.views.pages import Node, labels
+from server.views.per_version import cache
 
-SH, RDFS = PREFIXES["sh"], PREFIXES["rdfs"]
+SH, RDFS, RDF, PROV = PREFIXES["sh"], PREFIXES["rdfs"], PREFIXES["rdf"], PREFIXES["prov"]
+BROWSE_PAGE = 100  # things per browse page
 ENTITY_KINDS = ("person", "organization", "place", "event", "group")
 QUERY_FORMS = {"select": "SELECT", "construct": "CONSTRUCT", "ask": "ASK", "describe": "DESCRIBE"}
 
@@ -43,12 +53,13 @@ class Overview:
     claims: int
     propositions: int
     statuses: list[tuple[Node, int]]  # derived status -> propositions (empty until derived)
-    things: dict[str, list[Node]] = field(default_factory=dict)  # kind -> typed things, by label
+    kinds: dict[str, int] = field(default_factory=dict)  # kind -> things of that kind
+    top: dict[str, list[tuple[Node, int]]] = field(default_factory=dict)  # kind -> most mentioned, with claims
     speakers: int = 0
     distributions: list[Distribution] = field(default_factory=list)
 
     def count(self, *kinds: str) -> int:
-        return sum(len(self.things.get(kind, [])) for kind in kinds)
+        return sum(self.kinds.get(kind, 0) for kind in kinds)
 
     @property
     def entities(self) -> int:
@@ -65,29 +76,107 @@ class Overview:
         return sum(n for node, n in self.statuses if node.value == ARKG + local)
 
 
-async def overview(backend: Backend, *, base: str) -> Overview:
-    """Figures and the index of typed things (claims and propositions only counted)."""
+def _typed_query(base: str) -> str:
+    """Every typed thing of ours but claims and propositions (listed by kind on browse pages)."""
+    return f"""SELECT DISTINCT ?x WHERE {{ ?x a ?type .
+      FILTER(isIRI(?x) && STRSTARTS(STR(?x), "{base}id/") && !CONTAINS(STR(?x), "#")
+             && !STRSTARTS(STR(?x), "{base}id/claim/") && !STRSTARTS(STR(?x), "{base}id/proposition/")) }}"""
+
+
+async def compute_figures(backend: Backend, *, base: str) -> Figures:
+    """The figures of the whole dataset: what ``arkg build`` writes to figures.json.
+
+    Whole-graph aggregations: run once per dataset version (at build time, or once by
+    :func:`figures` when the build wrote none), never per request.
+    """
     claims = await select(backend, f"SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE {{ ?c a <{ARKG}Claim> }}")
     propositions = await select(backend, f"""SELECT (COUNT(DISTINCT ?p) AS ?n) WHERE {{
       {{ ?c <{ARKG}aboutProposition> ?p }} UNION {{ ?p a <{ARKG}Proposition> }} }}""")
-    status_rows = await select(backend, f"""SELECT ?s (COUNT(DISTINCT ?p) AS ?n) WHERE {{ ?p <{ARKG}status> ?s }}
-      GROUP BY ?s ORDER BY DESC(?n)""")
+    status_rows = await select(backend, f"SELECT ?s (COUNT(DISTINCT ?p) AS ?n) WHERE {{ ?p <{ARKG}status> ?s }} GROUP BY ?s")
     speakers = await select(backend, f"SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {{ ?c <{ARKG}claimant> ?x }}")
-    typed = await select(backend, f"""SELECT DISTINCT ?x WHERE {{ ?x a ?type .
-      FILTER(isIRI(?x) && STRSTARTS(STR(?x), "{base}id/") && !CONTAINS(STR(?x), "#")
-             && !STRSTARTS(STR(?x), "{base}id/claim/") && !STRSTARTS(STR(?x), "{base}id/proposition/")) }}""")
-    names = await labels(backend, {r["x"] for r in typed} | {r["s"] for r in status_rows})
-    things: dict[str, list[Node]] = {}
-    for r in typed:
+    kinds: dict[str, int] = {}
+    for kind, iris in (await index(backend, base=base)).items():
+        kinds[kind] = len(iris)
+    mentions = await select(backend, f"""SELECT ?x (COUNT(?c) AS ?n) WHERE {{
+      {{ ?c <{RDF}subject> ?x }} UNION {{ ?c <{RDF}object> ?x }} UNION {{ ?c <{ARKG}claimant> ?x }}
+      UNION {{ ?c <{PROV}wasDerivedFrom> ?x }}
+      FILTER(isIRI(?x) && STRSTARTS(STR(?x), "{base}id/")) }} GROUP BY ?x""")
+    by_kind: dict[str, list[tuple[int, str]]] = {}
+    for r in mentions:
         thing = of_iri(r["x"], base=base)
-        if thing is not None:
-            things.setdefault(thing.kind, []).append(Node(r["x"], label=names.get(r["x"])))
-    for nodes in things.values():
-        nodes.sort(key=lambda n: n.text.lower())
-    return Overview(
-        claims=int(claims[0]["n"]), propositions=int(propositions[0]["n"]),
-        statuses=[(Node(r["s"], label=names.get(r["s"])), int(r["n"])) for r in status_rows],
-        things=things, speakers=int(speakers[0]["n"]))
+        if thing is not None and thing.kind in BROWSE_KINDS:
+            by_kind.setdefault(thing.kind, []).append((-int(r["n"]), r["x"]))
+    chosen = {kind: sorted(entries)[:TOP_N] for kind, entries in by_kind.items()}
+    names = await labels(backend, {iri for entries in chosen.values() for _, iri in entries})
+    top = {kind: [TopEntry(iri, names.get(iri), -n) for n, iri in entries] for kind, entries in chosen.items()}
+    return Figures(backend.info.version, claims=int(claims[0]["n"]), propositions=int(propositions[0]["n"]),
+                   speakers=int(speakers[0]["n"]), statuses={r["s"]: int(r["n"]) for r in status_rows},
+                   kinds=kinds, top=top)
+
+
+
+
+async def figures(backend: Backend, *, base: str, build_dir: Path | None = None) -> Figures:
+    """The build's figures.json when it is for the served version, else computed once per version."""
+    version = backend.info.version
+    if build_dir is not None:
+        path = BuildLayout(build_dir).figures
+        try:
+            found = Figures.from_json(path.read_text(encoding="utf-8"))
+        except OSError:
+            found = None
+        if found is not None and found.version == version:
+            return found
+    return await cache.get((version, "figures", base), lambda: compute_figures(backend, base=base))
+
+
+async def index(backend: Backend, *, base: str) -> dict[str, list[str]]:
+    """Kind -> the IRIs of that kind in IRI order, for browse pages (computed once per version)."""
+    async def compute():
+        found: dict[str, list[str]] = {}
+        for row in await select(backend, _typed_query(base)):
+            thing = of_iri(row["x"], base=base)
+            if thing is not None and thing.kind in BROWSE_KINDS:
+                found.setdefault(thing.kind, []).append(row["x"])
+        return {kind: sorted(iris) for kind, iris in found.items()}
+
+    return await cache.get((backend.info.version, "index", base), compute)
+
+
+async def overview(backend: Backend, *, base: str, build_dir: Path | None = None) -> Overview:
+    """Figures and the most mentioned things of each kind (from the build, or once per version)."""
+    f = await figures(backend, base=base, build_dir=build_dir)
+    status_names = await labels(backend, set(f.statuses))
+    statuses = sorted(((Node(s, label=status_names.get(s)), n) for s, n in f.statuses.items()), key=lambda x: -x[1])
+    top = {kind: [(Node(e.iri, label=e.label), e.claims) for e in entries] for kind, entries in f.top.items()}
+    return Overview(claims=f.claims, propositions=f.propositions, statuses=statuses, kinds=dict(f.kinds), top=top,
+                    speakers=f.speakers)
+
+
+@dataclass
+class BrowsePage:
+    kind: str
+    page: int
+    last_page: int
+    total: int
+    things: list[Node]
+
+
+class NoSuchPage(ValueError):
+    """A browse page past the last one, or a kind that is not browsed."""
+
+
+async def browse(backend: Backend, kind: str, page: int, *, base: str) -> BrowsePage:
+    """Page ``page`` of the things of ``kind`` in IRI order, with their labels (one bounded query)."""
+    if kind not in BROWSE_KINDS:
+        raise NoSuchPage(f"There is no list of {kind[:40]!r}; lists: {', '.join(BROWSE_KINDS)}.")
+    iris = (await index(backend, base=base)).get(kind, [])
+    last_page = max(1, -(-len(iris) // BROWSE_PAGE))
+    if page > last_page:
+        raise NoSuchPage(f"The list of {kind} has {last_page} page{'s' if last_page != 1 else ''}; start at page 1.")
+    shown = iris[(page - 1) * BROWSE_PAGE:page * BROWSE_PAGE]
+    names = await labels(backend, set(shown))
+    return BrowsePage(kind, page, last_page, len(iris), [Node(i, label=names.get(i)) for i in shown])
 
 
 _DECLARED = re.compile(r"^\s*PREFIX\s+([A-Za-z][\w.-]*)?:", re.IGNORECASE | re.MULTILINE)
@@ -108,7 +197,11 @@ def with_prefixes(query: str, declared: dict[str, str]) -> str:
 
 
 async def examples(backend: Backend) -> list[Example]:
-    """The example queries of the ``examples`` graph, in IRI order."""
+    """The example queries of the ``examples`` graph, in IRI order (read once per version)."""
+    return await cache.get((backend.info.version, "examples"), lambda: _examples(backend))
+
+
+async def _examples(backend: Backend) -> list[Example]:
     g = term(graph_iri("examples"))
     forms = " UNION ".join(f"{{ ?ex <{SH}{local}> ?q BIND(\"{form}\" AS ?form) }}" for local, form in QUERY_FORMS.items())
     rows = await select(backend, f"""SELECT ?ex (SAMPLE(?q) AS ?query) (SAMPLE(?form) AS ?f)

@@ -1,8 +1,10 @@
-"""What the HTML pages show, read from the store with SELECT queries (no HTTP, no HTML).
+"""What the HTML pages show, read from the thing's document (no query, no HTTP, no HTML).
 
-Each function returns plain dataclasses that templates render: a thing's own properties,
-the claims about it, by it or from it, propositions with their status, and the things that
-point at it. Labels are fetched in one query per page for every IRI shown.
+A page shows the same data as the RDF forms of its document (:mod:`server.views.documents`):
+the functions here only arrange that small graph into plain dataclasses that templates
+render: a thing's own properties, the claims on this page about it, by it or from it,
+propositions with their status, and the other things that point at it. Page ``N`` of the
+HTML shows what page ``N`` of the RDF holds.
 
 Propositions and their status come from the ``derived`` graph (``arkg:status``); until
 it is built, a proposition is known only through its claims' ``arkg:aboutProposition``
@@ -11,17 +13,19 @@ and its status is shown as not yet derived.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from server.model.namespaces import ARKG, PREFIXES, graph_iri
+import pyoxigraph as ox
+
+from server.model.namespaces import ARKG, PREFIXES
 from server.engine.backend import Backend, select
+from server.views.documents import Document, link_order
 from server.views.things import Ref, of_iri, term
 
 RDF, RDFS, SKOS, OWL = PREFIXES["rdf"], PREFIXES["rdfs"], PREFIXES["skos"], PREFIXES["owl"]
 SCHEMA, PROV, OA = PREFIXES["schema"], PREFIXES["prov"], PREFIXES["oa"]
 DCTERMS = PREFIXES["dcterms"]
-_PREFIXES = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
 
 # Own properties shown in a page's header rather than in its table of other relations.
 HEADER_PROPERTIES = {RDF + "type", RDFS + "label", SKOS + "prefLabel", SKOS + "altLabel",
@@ -33,8 +37,6 @@ CLAIM_LINKS = {RDF + "subject", RDF + "object", ARKG + "claimant", ARKG + "inter
                ARKG + "aboutProposition", PROV + "wasDerivedFrom", ARKG + "hasClaim",
                ARKG + "supportingClaim", OA + "hasSource"}
 AGAINST = ARKG + "Denies"
-ASSERTED = graph_iri("asserted")
-INCOMING_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -146,8 +148,9 @@ class ThingView:
     descriptions: list[str] = field(default_factory=list)
     external: list[tuple[Node, Node, list[str]]] = field(default_factory=list)  # (property, target, verified in)
     properties: list[Link] = field(default_factory=list)  # other own properties
-    incoming: list[Link] = field(default_factory=list)  # other things pointing here (bounded)
-    incoming_total: int = 0
+    incoming: list[Link] = field(default_factory=list)  # other things pointing here, on this page
+    page: int = 1
+    last_page: int = 1
     about: list[PropositionView] = field(default_factory=list)  # claims about it, by proposition
     said: list[ClaimView] = field(default_factory=list)  # claims it made as claimant
     relayed: list[ClaimView] = field(default_factory=list)  # claims it passed on as intermediary
@@ -167,21 +170,6 @@ class ThingView:
         return sorted(counts.items(), key=lambda item: (-item[1], item[0].text.lower()))
 
 
-def _node(row: dict[str, str], name: str, labels: dict[str, str]) -> Node | None:
-    if name not in row:
-        return None
-    value = row[name]
-    is_iri = row.get(name + "_iri", "true") == "true"
-    return Node(value, is_iri, labels.get(value) if is_iri else None,
-                row.get(name + "_dt") or None, row.get(name + "_lang") or None)
-
-
-def _term_columns(name: str) -> str:
-    """Extra columns telling whether ``?name`` is an IRI, and its datatype and language."""
-    return (f"(isIRI(?{name}) AS ?{name}_iri) (IF(isLiteral(?{name}), STR(DATATYPE(?{name})), \"\") AS ?{name}_dt) "
-            f"(IF(isLiteral(?{name}), LANG(?{name}), \"\") AS ?{name}_lang)")
-
-
 async def labels(backend: Backend, iris: set[str]) -> dict[str, str]:
     """The best label of each IRI: English ``rdfs:label`` first, then untagged, then any."""
     iris = {i for i in iris if i and i.startswith(("http://", "https://", "urn:"))}  # not blank nodes
@@ -199,202 +187,202 @@ async def labels(backend: Backend, iris: set[str]) -> dict[str, str]:
     return {iri: label for iri, (_, label) in best.items()}
 
 
-def _values(var: str, iris) -> str:
-    return f"VALUES ?{var} {{ " + " ".join(term(i) for i in sorted(set(iris))) + " }"
+class _Graph:
+    """A document's triples indexed by subject, with the best label of each IRI."""
+
+    def __init__(self, doc: Document):
+        self.doc = doc
+        self.out: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        best: dict[str, tuple[int, str]] = {}
+        rank = {"en": 0, "": 1}
+        for t in doc.triples:
+            self.out[t.subject.value][t.predicate.value].append(t.object)
+            if t.predicate.value in (RDFS + "label", SKOS + "prefLabel") and isinstance(t.object, ox.Literal):
+                score = (rank.get(t.object.language or "", 2), t.object.value)
+                if t.subject.value not in best or score < best[t.subject.value]:
+                    best[t.subject.value] = score
+        self.names = {iri: label for iri, (_, label) in best.items()}
+
+    def node(self, term_) -> Node | None:
+        if term_ is None:
+            return None
+        if isinstance(term_, ox.NamedNode):
+            return Node(term_.value, True, self.names.get(term_.value))
+        if isinstance(term_, ox.Literal):
+            return Node(term_.value, False, None, term_.datatype.value if term_.datatype else None,
+                        term_.language or None)
+        return Node(term_.value, False)
+
+    def first(self, subject: str, predicate: str):
+        """The least value of ``predicate`` (a stable choice when the data gives several)."""
+        found = self.out.get(subject, {}).get(predicate)
+        return min(found, key=lambda o: o.value) if found else None
+
+    def text(self, subject: str, predicate: str) -> str | None:
+        found = self.first(subject, predicate)
+        return found.value if found is not None else None
+
+    def is_claim(self, iri: str) -> bool:
+        props = self.out.get(iri, {})
+        return (any(o.value == ARKG + "Claim" for o in props.get(RDF + "type", []))
+                and all(props.get(RDF + local) for local in ("subject", "predicate", "object")))
+
+    def claim(self, c: str) -> ClaimView:
+        evidence: dict[str, str] = {}
+        for ev in self.out[c].get(ARKG + "evidence", []):
+            for sel in self.out.get(ev.value, {}).get(OA + "hasSelector", []):
+                for p, objects in self.out.get(sel.value, {}).items():
+                    evidence[p] = min(o.value for o in objects)
+        source = self.first(c, PROV + "wasDerivedFrom")
+        article = self.first(source.value, SCHEMA + "isPartOf") if source is not None else None
+        article = article or source
+
+        def integer(value: str | None) -> int | None:
+            return int(value) if value and value.lstrip("-").isdigit() else None
+
+        return ClaimView(
+            iri=c, subject=self.node(self.first(c, RDF + "subject")), predicate=self.node(self.first(c, RDF + "predicate")),
+            object=self.node(self.first(c, RDF + "object")), stance=self.node(self.first(c, ARKG + "stance")),
+            claimant=self.node(self.first(c, ARKG + "claimant")),
+            proposition=self.node(self.first(c, ARKG + "aboutProposition")),
+            source=self.node(source), article=self.node(article),
+            intermediaries=sorted((self.node(o) for o in self.out[c].get(ARKG + "intermediary", [])), key=lambda n: n.text),
+            label=self.text(c, RDFS + "label"), quote=evidence.get(OA + "exact"), prefix=evidence.get(OA + "prefix"),
+            suffix=evidence.get(OA + "suffix"), start=integer(evidence.get(OA + "start")),
+            end=integer(evidence.get(OA + "end")), event_date=self.text(c, ARKG + "eventDate"),
+            event_text=self.text(c, ARKG + "eventTimeText"), statement_date=self.text(c, ARKG + "statementDate"),
+            statement_text=self.text(c, ARKG + "statementTimeText"),
+            published=self.text(article.value, SCHEMA + "datePublished") if article is not None else None,
+            note=self.text(c, SKOS + "editorialNote"))
+
+    def claims(self, iris) -> list[ClaimView]:
+        """The claims among ``iris`` that the document describes, in text order."""
+        out = [self.claim(c) for c in dict.fromkeys(iris) if self.is_claim(c)]
+        out.sort(key=lambda c: (c.article.value if c.article else "", c.start if c.start is not None else 1 << 30, c.iri))
+        return out
+
+    def status(self, proposition: str) -> Node | None:
+        return self.node(self.first(proposition, ARKG + "status"))
+
+    def linking(self, predicates: set[str]) -> list[str]:
+        """Claims that point at the thing on this page by one of ``predicates``, in page order."""
+        base = self.doc.thing.base + "id/claim/"
+        return [t.subject.value for t in self.doc.incoming
+                if t.predicate.value in predicates and isinstance(t.subject, ox.NamedNode)
+                and t.subject.value.startswith(base) and "#" not in t.subject.value]
 
 
-def _first(props: dict[str, list[dict]], predicate: str) -> dict | None:
-    found = props.get(predicate)
-    return min(found, key=lambda r: r["o"]) if found else None
-
-
-async def claims(backend: Backend, where: str) -> list[ClaimView]:
-    """Every claim ``?claim`` that the SPARQL group pattern ``where`` selects, in text order.
-
-    A few small queries seeded with VALUES (each an index lookup) instead of one query
-    with many OPTIONALs, which the engine evaluates against every claim in the store.
-    """
-    found = [r["claim"] for r in await select(backend, f"{_PREFIXES}SELECT DISTINCT ?claim WHERE {{ {where} }}")
-             if r.get("claim", "").startswith(("http://", "https://"))]
-    if not found:
-        return []
-    values = _values("claim", found)
-    props: dict[str, dict[str, list[dict]]] = {}
-    for r in await select(backend, f"SELECT ?claim ?p ?o {_term_columns('o')} WHERE {{ {values} ?claim ?p ?o }}"):
-        props.setdefault(r["claim"], {}).setdefault(r["p"], []).append(r)
-    evidence: dict[str, dict[str, str]] = {}
-    for r in await select(backend, f"""SELECT ?claim ?p ?o WHERE {{ {values}
-      ?claim <{ARKG}evidence> ?ev . ?ev <{OA}hasSelector> ?sel . ?sel ?p ?o }}"""):
-        evidence.setdefault(r["claim"], {})[r["p"]] = r["o"]
-    claim_iris = [c for c in found if any(r["o"] == ARKG + "Claim" for r in props.get(c, {}).get(RDF + "type", []))
-        and all(props.get(c, {}).get(RDF + local) for local in ("subject", "predicate", "object"))]
-    sources = {r["o"] for c in claim_iris for r in props[c].get(PROV + "wasDerivedFrom", [])}
-    part_of: dict[str, str] = {}
-    published: dict[str, str] = {}
-    if sources:
-        for r in await select(backend, f"SELECT ?src ?a WHERE {{ {_values('src', sources)} ?src <{SCHEMA}isPartOf> ?a }}"):
-            part_of[r["src"]] = r["a"]
-        for r in await select(backend, f"""SELECT ?a ?d WHERE {{ {_values('a', sources | set(part_of.values()))}
-          ?a <{SCHEMA}datePublished> ?d }}"""):
-            published[r["a"]] = r["d"]
-    iris = {r["o"] for c in claim_iris for rs in props[c].values() for r in rs if r.get("o_iri") == "true"}
-    iris |= {r["p"] for c in claim_iris for r in props[c].get(RDF + "predicate", [])} | set(part_of.values())
-    names = await labels(backend, iris)
-
-    def node(row: dict | None) -> Node | None:
-        return _node({**row, "v": row["o"], "v_iri": row["o_iri"], "v_dt": row["o_dt"], "v_lang": row["o_lang"]},
-                     "v", names) if row else None
-
-    def text(row: dict | None) -> str | None:
-        return row["o"] if row else None
-
-    def integer(value: str | None) -> int | None:
-        return int(value) if value and value.lstrip("-").isdigit() else None
-
-    out = []
-    for c in claim_iris:
-        p, ev = props[c], evidence.get(c, {})
-        source = _first(p, PROV + "wasDerivedFrom")
-        article = part_of.get(source["o"], source["o"]) if source else None
-        out.append(ClaimView(
-            iri=c, subject=node(_first(p, RDF + "subject")), predicate=node(_first(p, RDF + "predicate")),
-            object=node(_first(p, RDF + "object")), stance=node(_first(p, ARKG + "stance")),
-            claimant=node(_first(p, ARKG + "claimant")), proposition=node(_first(p, ARKG + "aboutProposition")),
-            source=node(source), article=Node(article, label=names.get(article)) if article else None,
-            intermediaries=sorted((node(r) for r in p.get(ARKG + "intermediary", [])), key=lambda n: n.text),
-            label=text(_first(p, RDFS + "label")), quote=ev.get(OA + "exact"), prefix=ev.get(OA + "prefix"),
-            suffix=ev.get(OA + "suffix"), start=integer(ev.get(OA + "start")), end=integer(ev.get(OA + "end")),
-            event_date=text(_first(p, ARKG + "eventDate")), event_text=text(_first(p, ARKG + "eventTimeText")),
-            statement_date=text(_first(p, ARKG + "statementDate")),
-            statement_text=text(_first(p, ARKG + "statementTimeText")),
-            published=published.get(article) if article else None, note=text(_first(p, SKOS + "editorialNote"))))
-    out.sort(key=lambda c: (c.article.value if c.article else "", c.start if c.start is not None else 1 << 30, c.iri))
-    return out
-
-
-async def statuses(backend: Backend, propositions: set[str]) -> dict[str, Node]:
-    """The derived status of each proposition that has one."""
-    if not propositions:
-        return {}
-    values = " ".join(term(p) for p in sorted(propositions))
-    rows = await select(backend, f"SELECT ?p ?s WHERE {{ VALUES ?p {{ {values} }} ?p <{ARKG}status> ?s }}")
-    names = await labels(backend, {r["s"] for r in rows})
-    return {r["p"]: Node(r["s"], label=names.get(r["s"])) for r in rows}
-
-
-async def group_by_proposition(backend: Backend, found: list[ClaimView]) -> list[PropositionView]:
+def group_by_proposition(graph: _Graph, found: list[ClaimView]) -> list[PropositionView]:
     """Claims grouped by proposition: contested first, then by number of claims."""
     groups: dict[str, PropositionView] = {}
     for c in found:
         key = c.proposition.value if c.proposition else c.iri
         if key not in groups:
-            groups[key] = PropositionView(key, c.subject, c.predicate, c.object)
+            groups[key] = PropositionView(key, c.subject, c.predicate, c.object, graph.status(key))
         groups[key].claims.append(c)
-    status = await statuses(backend, set(groups))
-    for iri, view in groups.items():
-        view.status = status.get(iri)
     return sorted(groups.values(), key=lambda v: (not (v.for_claims and v.against_claims), -len(v.claims),
                                                    v.statement.lower()))
 
 
-def _only_asserted(row: dict[str, str]) -> bool:
-    """Whether a triple is stated only in the `asserted` graph (derived from uncontested claims)."""
-    return set(row.get("graphs", "").split()) == {ASSERTED}
-
-
-async def _own(backend: Backend, thing: Ref) -> tuple[list[tuple[dict, dict]], dict[str, list[str]]]:
-    t = term(thing.iri)
-    rows = await select(backend, f"""SELECT ?p ?o {_term_columns('o')} (GROUP_CONCAT(STR(?g); separator=" ") AS ?graphs)
-      WHERE {{ GRAPH ?g {{ {t} ?p ?o }} }} GROUP BY ?p ?o""")
-    verified = await select(backend, f"""SELECT ?target ?where WHERE {{
-      ?ax <{OWL}annotatedSource> {t} ; <{OWL}annotatedTarget> ?target ; <{ARKG}verifiedIn> ?where }}""")
-    where: dict[str, list[str]] = {}
-    for r in verified:
-        where.setdefault(r["target"], []).append(r["where"])
-    return rows, where
-
-
-async def thing(backend: Backend, thing: Ref) -> ThingView:
+def _thing(graph: _Graph) -> ThingView:
     """The header and relations of any thing: label, variants, types, links, own and incoming triples."""
-    own, verified = await _own(backend, thing)
-    t = term(thing.iri)
-    incoming = await select(backend, f"""SELECT ?s ?p (GROUP_CONCAT(STR(?g); separator=" ") AS ?graphs) WHERE {{
-      GRAPH ?g {{ ?s ?p {t} }} FILTER(!isIRI(?s) || !STRSTARTS(STR(?s), "{thing.iri}#")) }} GROUP BY ?s ?p ORDER BY ?p ?s""")
-    # Links from claims (and their evidence) are shown in the claim sections instead.
-    incoming = [r for r in incoming if r["p"] not in CLAIM_LINKS and not r["s"].startswith(thing.base + "id/claim/")]
-    total = len(incoming)
-    incoming = incoming[:INCOMING_LIMIT]
-    iris = {r["p"] for r in own} | {r["o"] for r in own if r.get("o_iri") == "true"}
-    iris |= {r["p"] for r in incoming} | {r["s"] for r in incoming} | {thing.iri}
-    names = await labels(backend, iris)
-    view = ThingView(thing, names.get(thing.iri) or thing.slug, incoming_total=total)
-    for r in own:
-        p, o = Node(r["p"], label=names.get(r["p"])), _node(r, "o", names)
-        if r["p"] == RDF + "type":
-            view.types.append(o)
-        elif r["p"] == SKOS + "altLabel":
-            view.alt_labels.append(o.value)
-        elif r["p"] == SCHEMA + "description":
-            view.descriptions.append(o.value)
-        elif r["p"] in EXTERNAL_LINK_PROPERTIES and o.is_iri and of_iri(o.value, base=thing.base) is None:
-            view.external.append((p, o, sorted(verified.get(o.value, []))))
-        elif r["p"] not in HEADER_PROPERTIES:
-            view.properties.append(Link(p, o, _only_asserted(r)))
+    doc = graph.doc
+    thing = doc.thing
+    verified: dict[str, list[str]] = {}
+    for subject, props in graph.out.items():  # owl:Axiom annotations on the thing's links (hash IRIs)
+        if any(o.value == thing.iri for o in props.get(OWL + "annotatedSource", [])):
+            for target in props.get(OWL + "annotatedTarget", []):
+                verified.setdefault(target.value, []).extend(o.value for o in props.get(ARKG + "verifiedIn", []))
+    view = ThingView(thing, graph.names.get(thing.iri) or thing.slug, page=doc.page, last_page=doc.last_page)
+    for p, objects in graph.out.get(thing.iri, {}).items():
+        for obj in dict.fromkeys(objects):
+            o = graph.node(obj)
+            if p == RDF + "type":
+                view.types.append(o)
+            elif p == SKOS + "altLabel":
+                view.alt_labels.append(o.value)
+            elif p == SCHEMA + "description":
+                view.descriptions.append(o.value)
+            elif p in EXTERNAL_LINK_PROPERTIES and o.is_iri and of_iri(o.value, base=thing.base) is None:
+                view.external.append((graph.node(ox.NamedNode(p)), o, sorted(verified.get(o.value, []))))
+            elif p not in HEADER_PROPERTIES:
+                view.properties.append(Link(graph.node(ox.NamedNode(p)), o,
+                                            ox.Triple(ox.NamedNode(thing.iri), ox.NamedNode(p), obj) in doc.asserted_only))
     view.types.sort(key=lambda n: n.text)
     view.alt_labels.sort(key=str.lower)
     view.external.sort(key=lambda e: e[1].value)
     view.properties.sort(key=lambda link: (link.predicate.text.lower(), link.other.text.lower()))
-    view.incoming = [Link(Node(r["p"], label=names.get(r["p"])), Node(r["s"], label=names.get(r["s"])),
-                          _only_asserted(r)) for r in incoming]
+    # Links from claims (and their evidence) are shown in the claim sections instead.
+    view.incoming = [Link(graph.node(t.predicate), graph.node(t.subject), t in doc.asserted_only)
+                     for t in doc.incoming if t.predicate.value not in CLAIM_LINKS
+                     and not t.subject.value.startswith(thing.base + "id/claim/")]
     return view
 
 
-async def entity(backend: Backend, ref: Ref) -> ThingView:
+def entity(doc: Document) -> ThingView:
     """An entity or speaker page: the thing, claims about it by proposition, claims it made."""
-    view = await thing(backend, ref)
-    t = term(ref.iri)
-    about = await claims(backend, f"{{ ?claim rdf:subject {t} }} UNION {{ ?claim rdf:object {t} }}")
-    view.about = await group_by_proposition(backend, about)
-    view.said = await claims(backend, f"?claim arkg:claimant {t}")
-    view.relayed = await claims(backend, f"?claim arkg:intermediary {t}")
+    graph = _Graph(doc)
+    view = _thing(graph)
+    view.about = group_by_proposition(graph, graph.claims(graph.linking({RDF + "subject", RDF + "object"})))
+    view.said = graph.claims(graph.linking({ARKG + "claimant"}))
+    view.relayed = graph.claims(graph.linking({ARKG + "intermediary"}))
     return view
 
 
-async def source(backend: Backend, ref: Ref) -> ThingView:
-    """An article or reader comment: its metadata and its claims in text order."""
-    view = await thing(backend, ref)
-    t = term(ref.iri)
-    view.from_source = await claims(backend, f"{{ ?claim prov:wasDerivedFrom {t} }} UNION "
-                                             f"{{ ?claim prov:wasDerivedFrom ?c . ?c schema:isPartOf {t} }}")
+def source(doc: Document) -> ThingView:
+    """An article or reader comment: its metadata and its claims in text order.
+
+    A claim points here twice (``prov:wasDerivedFrom`` and its evidence's ``oa:hasSource``);
+    it is shown on the page that holds the first of its links, so once over all pages.
+    """
+    graph = _Graph(doc)
+    view = _thing(graph)
+    if not doc.incoming:
+        return view
+    me, start = doc.thing.iri, link_order(doc.incoming[0])
+    base = doc.thing.base + "id/claim/"
+    shown = []
+    for t in doc.incoming:
+        claim = t.subject.value.split("#", 1)[0]
+        if isinstance(t.subject, ox.NamedNode) and claim.startswith(base):
+            links = [ox.Triple(ox.NamedNode(s), ox.NamedNode(p), ox.NamedNode(me))
+                     for s in (claim, *(o.value for o in graph.out[claim].get(ARKG + "evidence", [])))
+                     for p, objects in graph.out.get(s, {}).items() if any(o.value == me for o in objects)]
+            if not links or min(map(link_order, links)) >= start:
+                shown.append(claim)
+        elif t.predicate.value == SCHEMA + "isPartOf":  # a reader comment on this page: its claims
+            shown += [c for c, props in graph.out.items()
+                      if any(o.value == t.subject.value for o in props.get(PROV + "wasDerivedFrom", []))]
+    view.from_source = graph.claims(shown)
     return view
 
 
-async def claim(backend: Backend, ref: Ref) -> tuple[ThingView, ClaimView | None, PropositionView | None]:
+def claim(doc: Document) -> tuple[ThingView, ClaimView | None, PropositionView | None]:
     """A claim page: the claim, and its proposition with every claim about it."""
-    view = await thing(backend, ref)
-    about = view.values(ARKG + "aboutProposition")
-    # The claims about its proposition include this one: one lookup serves both.
-    where = (f"?claim arkg:aboutProposition {term(about[0].value)}" if about
-             else f"VALUES ?claim {{ {term(ref.iri)} }}")
-    siblings = await claims(backend, where)
-    one = next((c for c in siblings if c.iri == ref.iri), None)
-    if one is None:
+    graph = _Graph(doc)
+    view = _thing(graph)
+    if not graph.is_claim(doc.thing.iri):
         return view, None, None
-    groups = await group_by_proposition(backend, [c for c in siblings if c.proposition == one.proposition])
-    return view, one, groups[0]
+    one = graph.claim(doc.thing.iri)
+    if one.proposition is None:
+        return view, one, group_by_proposition(graph, [one])[0]
+    siblings = [c for c, props in graph.out.items()
+                if any(o.value == one.proposition.value for o in props.get(ARKG + "aboutProposition", []))]
+    return view, one, group_by_proposition(graph, graph.claims(siblings))[0]
 
 
-async def proposition(backend: Backend, ref: Ref) -> tuple[ThingView, PropositionView | None]:
+def proposition(doc: Document) -> tuple[ThingView, PropositionView | None]:
     """A proposition page ("who says what"): its statement, status and claims for and against."""
-    view = await thing(backend, ref)
-    t = term(ref.iri)
-    found = await claims(backend, f"{{ ?claim arkg:aboutProposition {t} }} UNION {{ {t} arkg:hasClaim ?claim }}")
-    groups = await group_by_proposition(backend, found)
+    graph = _Graph(doc)
+    view = _thing(graph)
+    found = graph.linking({ARKG + "aboutProposition"})
+    if doc.page == 1:  # the derived graph's own list, once
+        found += [o.value for o in graph.out.get(doc.thing.iri, {}).get(ARKG + "hasClaim", [])]
+    groups = group_by_proposition(graph, graph.claims(found))
     if groups:
         return view, groups[0]
     # A proposition without claims (possible in the derived graph alone): its own triple.
     subject, predicate, obj = (view.values(RDF + local) for local in ("subject", "predicate", "object"))
     if subject and predicate and obj:
-        status = (await statuses(backend, {ref.iri})).get(ref.iri)
-        return view, PropositionView(ref.iri, subject[0], predicate[0], obj[0], status)
+        return view, PropositionView(doc.thing.iri, subject[0], predicate[0], obj[0], graph.status(doc.thing.iri))
     return view, None

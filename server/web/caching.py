@@ -1,5 +1,9 @@
 """ETags, conditional requests and cache headers for read-only, versioned data.
 
+Every route that answers ``If-None-Match`` goes through :func:`conditional`: it answers 304
+when the client holds the ETag, and otherwise builds the response and stamps it with the
+ETag and cache headers (the same headers on both, as RFC 9110 §15.4.5 asks).
+
 >>> etag_for("v1", "SELECT 1", "json")
 'W/"v1-1d8a32e116bfaf9c"'
 """
@@ -7,6 +11,8 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
+from typing import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,3 +39,23 @@ def not_modified(request: Request, etag: str, headers: dict[str, str]) -> Respon
     if "*" in tags or etag in tags or etag.removeprefix("W/") in tags:
         return Response(status_code=304, headers={**headers, "ETag": etag})
     return None
+
+
+async def conditional(request: Request, etag: str, respond: Callable[[], Response | Awaitable[Response]], *,
+                      headers: dict[str, str] | None = None, cache_control: str = CACHE_DYNAMIC) -> Response:
+    """304 if the client holds ``etag``; else ``respond()``'s response with the ETag and ``headers``.
+
+    ``respond`` runs only when needed (it is where the queries are), sync or async; headers it
+    sets itself (a ``Link`` known only once the data is read) win over ``headers``.
+    """
+    common = {"Cache-Control": cache_control, **(headers or {})}
+    cached = not_modified(request, etag, common)
+    if cached is not None:
+        return cached
+    response = respond()
+    if inspect.isawaitable(response):
+        response = await response
+    for name, value in common.items():
+        response.headers.setdefault(name, value)
+    response.headers["ETag"] = etag
+    return response

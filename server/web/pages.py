@@ -29,11 +29,12 @@ from server.views import pages as views
 from server.views import ontology as vocabulary
 from server.engine.backend import Backend
 from server.model.namespaces import LICENCE
-from server.views.documents import RDF_FORMATS
+from server.views.documents import RDF_FORMATS, Document
 from server.engine.pool import QueryError
-from server.views.things import Ref
+from server.model.figures import BROWSE_KINDS
 from server.model.urls import UrlMap
-from server.web.caching import CACHE_DYNAMIC, etag_for, not_modified
+from server.web.caching import CACHE_DYNAMIC, conditional, etag_for
+from server.web.errors import ClientError
 from server.web.limits import run_with_limits
 from server.web.templating import TEMPLATE_DIGEST, render
 
@@ -61,38 +62,41 @@ def rdf_links(urls: UrlMap, doc_path: str) -> list[RdfLink]:
 async def _page(request: Request, backend: Backend, urls: UrlMap, key: tuple[str, ...], template: str,
                 context_factory, status: int = 200) -> Response:
     """Answer 304 if the client holds the page, else render ``template`` with the context built."""
-    headers = {"Cache-Control": CACHE_DYNAMIC}
-    etag = etag_for(backend.info.version, "html", TEMPLATE_DIGEST, urls.public_url, *key)
-    cached = not_modified(request, etag, headers)
-    if cached is not None:
-        return cached
-    context = await context_factory()
-    html = await render(template, urls=urls, version=backend.info.version, licence=LICENCE, **context)
-    return HTMLResponse(html, status_code=status, headers={**headers, "ETag": etag})
+    async def respond() -> Response:
+        context = await context_factory()
+        html = await render(template, urls=urls, version=backend.info.version, licence=LICENCE, **context)
+        return HTMLResponse(html, status_code=status)
+
+    return await conditional(request, page_etag(backend, urls, *key), respond)
+
+
+def page_etag(backend: Backend, urls: UrlMap, *key: str) -> str:
+    """The ETag of an HTML page: the dataset version, the templates, the public URL and what selects it."""
+    return etag_for(backend.info.version, "html", TEMPLATE_DIGEST, urls.public_url, *key)
 
 
 # --- things
 
 
-async def thing_page(request: Request, backend: Backend, urls: UrlMap, thing: Ref) -> Response:
-    """The HTML page of one thing; its template depends on its kind."""
-
-    async def context():
-        links = rdf_links(urls, f"doc/{thing.path}")
-        common = {"thing": thing, "rdf_links": links, "iri": thing.iri}
-        if thing.kind == "claim":
-            view, claim, proposition = await views.claim(backend, thing)
-            return {**common, "view": view, "claim": claim, "proposition": proposition}
-        if thing.kind == "proposition":
-            view, proposition = await views.proposition(backend, thing)
-            return {**common, "view": view, "proposition": proposition}
-        if thing.kind in ("article", "comment"):
-            return {**common, "view": await views.source(backend, thing)}
-        return {**common, "view": await views.entity(backend, thing)}
-
+async def thing_page(urls: UrlMap, doc: Document, version: str) -> Response:
+    """The HTML page of one page of a thing's document; its template depends on the thing's kind."""
+    thing = doc.thing
+    links = rdf_links(urls, f"doc/{thing.path}")
+    context = {"thing": thing, "rdf_links": links, "iri": thing.iri}
+    if thing.kind == "claim":
+        view, claim, proposition = views.claim(doc)
+        context.update(view=view, claim=claim, proposition=proposition)
+    elif thing.kind == "proposition":
+        view, proposition = views.proposition(doc)
+        context.update(view=view, proposition=proposition)
+    elif thing.kind in ("article", "comment"):
+        context.update(view=views.source(doc))
+    else:
+        context.update(view=views.entity(doc))
     template = {"claim": "claim.html", "proposition": "proposition.html", "article": "source.html",
                 "comment": "source.html"}.get(thing.kind, "entity.html")
-    return await _page(request, backend, urls, ("thing", thing.iri), template, context)
+    html = await render(template, urls=urls, version=version, licence=LICENCE, **context)
+    return HTMLResponse(html)
 
 
 # --- home
@@ -130,21 +134,37 @@ def dataset_jsonld(urls: UrlMap, ov: overview_store.Overview, version: str) -> d
 
 
 async def home_page(request: Request, backend: Backend, urls: UrlMap) -> Response:
-    build = dumps.read_build(request.app.state.settings.dumps_dir, backend.info.version)
+    """The home page: figures and top lists from the build (or computed once per version), no aggregation here."""
+    settings = request.app.state.settings
+    build = dumps.read_build(settings.dumps_dir, backend.info.version)
 
     async def context():
-        ov = await overview_store.overview(backend, base=urls.base_iri)
+        ov = await overview_store.overview(backend, base=urls.base_iri, build_dir=settings.build_dir)
         if build is not None:  # the dumps router builds them at startup; listed once they exist
             ov.distributions = [overview_store.Distribution(f"{urls.base_iri}dumps/{build.version}/{f.name}", f.name,
                                                             f.media_type, f.size) for f in build.data_files]
         examples = await overview_store.examples(backend)
-        return {"ov": ov, "examples": examples, "kind_titles": KIND_TITLES,
+        return {"ov": ov, "examples": examples, "kind_titles": KIND_TITLES, "browse_kinds": BROWSE_KINDS,
                 "jsonld": dataset_jsonld(urls, ov, backend.info.version), "sparql": urls.sparql_endpoint,
                 "example_query": examples[0].query if examples else DEFAULT_QUERY}
 
     # The page lists the dumps, which appear after start-up: they are part of its ETag.
     sums = build.file(dumps.SUMS_FILE).sha256 if build is not None else "no dumps"
     return await _page(request, backend, urls, ("home", sums), "home.html", context)
+
+
+async def browse_page(request: Request, backend: Backend, urls: UrlMap, kind: str, page: int) -> Response:
+    """One page of the things of a kind (``/browse/person?page=2``); 404 past the last page."""
+    async def context():
+        try:
+            listing = await overview_store.browse(backend, kind, page, base=urls.base_iri)
+        except overview_store.NoSuchPage as exc:
+            raise ClientError(404, str(exc)) from None
+        return {"listing": listing, "title": KIND_TITLES[kind]}
+
+    if kind not in KIND_TITLES:
+        raise ClientError(404, f"There is no list of {kind[:40]!r}; lists: {', '.join(BROWSE_KINDS)}.")
+    return await _page(request, backend, urls, ("browse", kind, str(page)), "browse.html", context)
 
 
 # --- ontology

@@ -9,7 +9,8 @@ Formats, in the server's order of preference: HTML, Turtle, JSON-LD, N-Triples, 
 (``formats.DOCUMENT``). A request without Accept, or with only ``*/*``, gets the default:
 HTML, since such requests mostly come from people's tools that show what they get;
 linked-data clients send an RDF media type. Large documents are split into pages
-(``?page=2``) linked by ``hydra:next`` and ``Link: rel="next"``.
+(``?page=2``) linked by ``hydra:next`` and ``Link: rel="next"``; the HTML page takes the same
+``?page`` and shows the same triples (one document per page, :mod:`server.views.documents`).
 
 Unknown kinds, malformed slugs and things absent from the data answer 404; slugs longer
 than any real one answer 400; an Accept header that rules out every format answers 406.
@@ -26,10 +27,10 @@ from server.views import documents
 from server.views import things
 from server.engine.backend import Backend
 from server.model.urls import UrlMap
-from server.web.caching import CACHE_DYNAMIC, etag_for, not_modified
+from server.web.caching import CACHE_DYNAMIC, conditional, etag_for
 from server.web.deps import get_backend, get_urls
 from server.web.errors import ClientError
-from server.web.pages import thing_page
+from server.web.pages import page_etag, thing_page
 
 router = APIRouter(tags=["linked data"])
 
@@ -92,23 +93,26 @@ async def document(kind: str, name: str, request: Request, page: int = PAGE,
         location = f"{urls.public_url}doc/{thing.path}.{fmt.name}" + (f"?page={page}" if page > 1 else "")
         headers = {"Vary": "Accept", "Content-Location": location}
     headers["Link"] = ", ".join(_alternates(urls, thing, page))
-    if fmt is formats.HTML:
-        response = await thing_page(request, backend, urls, thing)
-        response.headers.update(headers)
+    key = ("document", thing.iri, fmt.name, str(page))
+    etag = page_etag(backend, urls, *key) if fmt is formats.HTML else etag_for(backend.info.version, *key)
+
+    async def respond() -> Response:
+        # One document per page: the HTML page and the RDF forms show the same triples.
+        try:
+            doc = await documents.memo.get(backend, thing, page)
+        except documents.PageOutOfRange as exc:
+            raise ClientError(404, str(exc)) from None
+        if fmt is formats.HTML:
+            response = await thing_page(urls, doc, backend.info.version)
+        else:
+            response = Response(await run_in_threadpool(doc.serialize, fmt), media_type=fmt.content_type)
+        link = headers["Link"]
+        if doc.page < doc.last_page:
+            link += f', <{urls.public_url}doc/{thing.path}.{fmt.name}?page={page + 1}>; rel="next"'
+        if doc.page > 1:
+            previous = "" if page == 2 else f"?page={page - 1}"
+            link += f', <{urls.public_url}doc/{thing.path}.{fmt.name}{previous}>; rel="prev"'
+        response.headers["Link"] = link
         return response
-    headers["Cache-Control"] = CACHE_DYNAMIC
-    etag = etag_for(backend.info.version, "document", thing.iri, fmt.name, str(page))
-    cached = not_modified(request, etag, headers)
-    if cached is not None:
-        return cached
-    try:
-        doc = await documents.memo.get(backend, thing, page)
-    except documents.PageOutOfRange as exc:
-        raise ClientError(404, str(exc)) from None
-    if doc.page < doc.last_page:
-        headers["Link"] += f', <{urls.public_url}doc/{thing.path}.{fmt.name}?page={page + 1}>; rel="next"'
-    if doc.page > 1:
-        previous = "" if page == 2 else f"?page={page - 1}"
-        headers["Link"] += f', <{urls.public_url}doc/{thing.path}.{fmt.name}{previous}>; rel="prev"'
-    body = await run_in_threadpool(doc.serialize, fmt)
-    return Response(body, media_type=fmt.content_type, headers={**headers, "ETag": etag})
+
+    return await conditional(request, etag, respond, headers=headers)

@@ -1,6 +1,8 @@
 """Pages for people: the home page, the ontology, the query page with results, the stylesheet.
 
-- ``/``: what ARKG is, figures, how to query, example queries, dumps, licence, citation.
+- ``/``: what ARKG is, figures, how to query, example queries, dumps, licence, citation, and
+  the most mentioned things of each kind; its figures come from the build (or once per version).
+- ``/browse/{kind}?page=N``: every thing of a kind, a page at a time, in IRI order.
 - ``/ontology``: HTML documentation of every term (anchors ``#Term``), or the OWL file
   by content negotiation (Turtle, JSON-LD, RDF/XML, N-Triples); ``/ontology.{ttl,jsonld,rdf,nt}``
   name one format.
@@ -14,7 +16,7 @@
 from __future__ import annotations
 
 import pyoxigraph as ox
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -24,10 +26,10 @@ from server.sparql import protocol
 from server.views import ontology as vocabulary
 from server.engine.backend import Backend
 from server.model.urls import UrlMap
-from server.web.caching import CACHE_DYNAMIC, etag_for, not_modified
+from server.web.caching import conditional, etag_for
 from server.web.deps import get_backend, get_urls
 from server.web.errors import ClientError
-from server.web.pages import home_page, ontology_page, query_page
+from server.web.pages import browse_page, home_page, ontology_page, query_page
 from server.web.templating import STATIC, TEMPLATE_DIGEST
 
 router = APIRouter(tags=["pages"])
@@ -45,15 +47,13 @@ async def _ontology(request: Request, backend: Backend, urls: UrlMap, fmt: forma
         response = await ontology_page(request, backend, urls)
         response.headers.update(headers)
         return response
-    headers = {**headers, "Cache-Control": CACHE_DYNAMIC}
-    etag = etag_for(backend.info.version, "ontology", fmt.name)
-    cached = not_modified(request, etag, headers)
-    if cached is not None:
-        return cached
-    triples = await vocabulary.owl_triples(backend)
-    prefixes = vocabulary.ONTOLOGY_PREFIXES if fmt in (formats.TURTLE, formats.RDFXML) else None
-    body = await run_in_threadpool(ox.serialize, triples, format=fmt.ox, prefixes=prefixes)
-    return Response(body, media_type=fmt.content_type, headers={**headers, "ETag": etag})
+    async def respond() -> Response:
+        triples = await vocabulary.owl_triples(backend)
+        prefixes = vocabulary.ONTOLOGY_PREFIXES if fmt in (formats.TURTLE, formats.RDFXML) else None
+        body = await run_in_threadpool(ox.serialize, triples, format=fmt.ox, prefixes=prefixes)
+        return Response(body, media_type=fmt.content_type)
+
+    return await conditional(request, etag_for(backend.info.version, "ontology", fmt.name), respond, headers=headers)
 
 
 def _ontology_links(urls: UrlMap) -> str:
@@ -93,9 +93,13 @@ _STYLESHEET = (STATIC / "arkg.css").read_bytes()
 
 @router.api_route("/static/arkg.css", methods=["GET", "HEAD"], include_in_schema=False)
 async def stylesheet(request: Request) -> Response:
-    headers = {"Cache-Control": CACHE_DYNAMIC}
-    etag = etag_for("static", TEMPLATE_DIGEST)
-    cached = not_modified(request, etag, headers)
-    if cached is not None:
-        return cached
-    return Response(_STYLESHEET, media_type="text/css; charset=utf-8", headers={**headers, "ETag": etag})
+    return await conditional(request, etag_for("static", TEMPLATE_DIGEST),
+                             lambda: Response(_STYLESHEET, media_type="text/css; charset=utf-8"))
+
+
+@router.api_route("/browse/{kind}", methods=["GET", "HEAD"],
+                  summary="Every thing of one kind, page by page (?page=N), with links to their pages",
+                  responses={404: {"description": "No such kind, or a page past the last one"}})
+async def browse(kind: str, request: Request, page: int = Query(1, ge=1, le=1_000_000, description="Page of the list."),
+                 backend: Backend = Depends(get_backend), urls: UrlMap = Depends(get_urls)) -> Response:
+    return await browse_page(request, backend, urls, kind, page)
