@@ -1,0 +1,117 @@
+"""The pictures over HTTP: SVG is valid XML whose links resolve, CSV matches the table, bad input is a 4xx."""
+
+from __future__ import annotations
+
+import csv
+import io
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+import pytest
+
+SVG = "{http://www.w3.org/2000/svg}"
+MASSOUD = "https://w3id.org/arkg/id/person/ahmad-massoud"
+TEHRAN = "https://w3id.org/arkg/id/event/tehran-meeting"
+DUSHANBE_TALKS = "https://w3id.org/arkg/id/event/planned-dushanbe-talks"  # an event with dated claims
+CASES = [("timeline", None), ("meetings", None), ("who-says-what", None), ("timeline", MASSOUD),
+         ("who-says-what", MASSOUD), ("meetings", MASSOUD), ("timeline", DUSHANBE_TALKS), ("meetings", TEHRAN)]
+
+
+def _params(about):
+    return {"about": about} if about else {}
+
+
+def _local(client, url: str) -> str:
+    parts = urlsplit(url)
+    assert parts.netloc in ("", "testserver"), f"link off the host: {url}"
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+@pytest.mark.parametrize("name,about", CASES)
+def test_svg_is_xml_and_every_link_resolves(client, name, about):
+    r = client.get(f"/pictures/{name}.svg", params=_params(about))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    root = ET.fromstring(r.content)  # valid XML or it raises
+    assert root.tag == SVG + "svg" and root.find(SVG + "title").text
+    assert not list(root.iter(SVG + "script"))  # no scripts in a picture
+    hrefs = {a.get("href") for a in root.iter(SVG + "a")}
+    assert hrefs and None not in hrefs
+    for href in sorted(hrefs):
+        got = client.get(_local(client, href), follow_redirects=True)
+        assert got.status_code == 200, f"{href} -> {got.status_code}"
+
+
+class _Table(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows, self._cell, self._in = [], None, False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append(self._cell)
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+@pytest.mark.parametrize("name,about", CASES)
+def test_csv_parses_and_matches_the_table(client, name, about):
+    got = client.get(f"/pictures/{name}.csv", params=_params(about))
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(got.text)))
+    page = client.get(f"/pictures/{name}", params=_params(about))
+    assert page.status_code == 200
+    table = _Table()
+    table.feed(page.text)
+    assert table.rows == rows
+    assert len(rows) > 1
+
+
+def test_query_link_opens_the_query_page_with_the_pictures_query(client):
+    r = client.get("/pictures/meetings.query", follow_redirects=False)
+    assert r.status_code == 303 and "/query?query=" in r.headers["location"]
+    page = client.get(_local(client, r.headers["location"]))
+    assert page.status_code == 200 and "arkg:attended" in page.text and "Tehran meeting" in page.text
+
+
+def test_limit_bounds_and_more_link(client):
+    page = client.get("/pictures/timeline", params={"limit": 2})
+    assert page.status_code == 200 and ">more</a>" in page.text and "limit=8" in page.text
+    rows = list(csv.DictReader(io.StringIO(client.get("/pictures/timeline.csv", params={"limit": 2}).text)))
+    assert len({r["lane"] for r in rows}) == 2
+
+
+def test_contested_page_lists_every_contested_proposition(client):
+    page = client.get("/contested")
+    assert page.status_code == 200
+    assert "Ahmad Massoud attended Tehran meeting" in page.text
+    rows = list(csv.DictReader(io.StringIO(client.get("/pictures/who-says-what.csv", params={"limit": 200}).text)))
+    assert rows and {r["status"] for r in rows} == {"contested"}
+    assert {r["proposition_label"] for r in rows} <= set(page.text.split("<td>")[i].split("</td>")[0]
+                                                         for i in range(1, page.text.count("<td>") + 1))
+
+
+def test_pages_embed_their_pictures(client):
+    home = client.get("/").text
+    assert "/pictures/timeline.svg" in home and "/pictures/meetings.svg" in home and "/contested" in home
+    entity = client.get("/doc/person/ahmad-massoud.html").text
+    for name in ("timeline", "who-says-what", "meetings"):
+        assert f"/pictures/{name}.svg?about=" in entity
+
+
+@pytest.mark.parametrize("path,status", [
+    ("/pictures/nope.svg", 404), ("/pictures/timeline.svg?limit=0", 400), ("/pictures/timeline.svg?limit=100000", 400),
+    ("/pictures/timeline.svg?about=http://example.org/x", 400), ("/pictures/meetings.csv?about=not%20an%20iri", 400),
+    ("/pictures/timeline.svg?about=https://w3id.org/arkg/id/claim/trt-tehran-talks-c001", 400)])
+def test_bad_input_is_a_clear_4xx(client, path, status):
+    r = client.get(path)
+    assert r.status_code == status and r.text.strip()
