@@ -119,12 +119,12 @@ async def compute_figures(backend: Backend, *, base: str) -> Figures:
 async def figures(backend: Backend, *, base: str, build_dir: Path | None = None) -> Figures:
     """The build's figures.json when it is for the served version, else computed once per version."""
     version = backend.info.version
-    if build_dir is not None:
-        path = BuildLayout(build_dir).figures
+    # The build of the served version (<area>/<version>/), or a build directory given as such.
+    for root in ([Path(build_dir) / version, Path(build_dir)] if build_dir is not None else []):
         try:
-            found = Figures.from_json(path.read_text(encoding="utf-8"))
+            found = Figures.from_json(BuildLayout(root).figures.read_text(encoding="utf-8"))
         except OSError:
-            found = None
+            continue
         if found is not None and found.version == version:
             return found
     return await cache.get((version, "figures", base), lambda: compute_figures(backend, base=base))
