@@ -35,13 +35,13 @@ class Settings(BaseSettings):
 
     # --- data
     data_dir: Optional[Path] = Field(None, description="Directory holding ontology/, graphs/, shapes/ (default: the package's).")
-    store: Optional[Path] = Field(None, description="Prebuilt on-disk pyoxigraph store, opened read-only (see `arkg build-store`).")
+    store: Optional[Path] = Field(None, description="An on-disk pyoxigraph store to open read-only instead of the build's (`arkg build` makes one: <build_dir>/<version>/store).")
     remote_endpoint: Optional[str] = Field(None, description="URL of an external SPARQL 1.1 endpoint to use instead of the embedded store.")
     load_password: Optional[SecretStr] = Field(None, description="Password `arkg load --user U` sends to the engine's "
                                                "Graph Store endpoint (only from ARKG_LOAD_PASSWORD, never a flag).")
-    build_dir: Path = Field(Path("var/build"), description="Where `arkg build` writes the store, dumps, VoID, figures and "
-                            "search index, and where the server reads them (server/model/build_layout.py).")
-    dumps_dir: Path = Field(Path("var/dumps"), description="Where `arkg build` writes dumps and where /dumps serves them from.")
+    build_dir: Path = Field(Path("var/build"), description="The build area: `arkg build` writes the store, dumps, VoID, "
+                            "figures and search index of each dataset version to <build_dir>/<version>/, and the server "
+                            "reads the build of the version it serves (server/model/build_layout.py).")
     validate_on_start: bool = Field(True, description="Refuse to serve data that fails SHACL validation.")
     cache_dir: Path = Field(Path("var/cache"), description="Where `arkg serve` remembers dataset versions that passed validation.")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+from server.model.build_layout import BuildLayout
 from server.settings import Settings
 from server.engine.dataset import dataset_files, dataset_version
 from server.engine.inline import InlineStore
@@ -29,8 +30,12 @@ class LocalBackend:
                 spec, version = StoreSpec(disk_path=str(settings.store)), version or _disk_version(settings.store)
             else:
                 files = dataset_files(settings.data_dir)
-                spec = StoreSpec(files=tuple((str(f.path), f.graph_iri) for f in files))
                 version = version or dataset_version(files)
+                built = BuildLayout.of(settings.build_dir, version)
+                if built is not None and built.complete:  # `arkg build` made it: every process shares it on disk
+                    spec = StoreSpec(disk_path=str(built.store))
+                else:  # no build (tests, a library user): the files, loaded into memory
+                    spec = StoreSpec(files=tuple((str(f.path), f.graph_iri) for f in files))
         self.spec, self.version = spec, version or "unknown"
         self.pool = QueryPool(spec, size=settings.query_workers, timeout=settings.query_timeout,
                               max_bytes=settings.max_result_bytes, memory_limit_mb=settings.worker_memory_mb)

@@ -45,7 +45,10 @@ def dataset_files(root: Path | None = None) -> list[DataFile]:
     root = root or paths.data_root()
     found: list[DataFile] = []
     for top, graph in (("ontology", "ontology"), ("shapes", "shapes")):
-        found += [DataFile(p, graph) for p in _rdf_files(root / top)]
+        # A data directory without its own (generated data: `arkg synth`) uses the package's:
+        # the model its data is written in, and the shapes it must pass.
+        directory = root / top if (root / top).is_dir() else paths.data_root() / top
+        found += [DataFile(p, graph) for p in _rdf_files(directory)]
     graphs = root / "graphs"
     if graphs.is_dir():
         for sub in sorted(p for p in graphs.iterdir() if p.is_dir()):
@@ -65,7 +68,8 @@ def dataset_version(files: list[DataFile]) -> str:
     digest = hashlib.sha256()
     for f in files:
         digest.update(f.graph.encode() + b"\0" + f.path.name.encode() + b"\0")
-        digest.update(hashlib.sha256(f.path.read_bytes()).digest())
+        with open(f.path, "rb") as fh:  # in blocks: data files can be gigabytes
+            digest.update(hashlib.file_digest(fh, "sha256").digest())
     return digest.hexdigest()[:12]
 
 

@@ -1,11 +1,10 @@
-"""Versioned dumps of the whole dataset: build them atomically, and read back what was built.
+"""Versioned dumps of the whole dataset: write them out of a build's store, read back what was built.
 
-``build`` writes ``<dumps_dir>/<version>/``: the data in five serialisations (see
-:data:`DUMPS`), the dataset's VoID/DCAT description ``void.ttl`` and ``SHA256SUMS``. The
-directory appears complete or not at all: everything is written into a hidden temporary
-directory that is then renamed. Output is deterministic: blank nodes get canonical labels
-and statements are sorted, and gzip headers carry no time or name, so the same data gives
-byte-identical files. Store layer: nothing here knows about HTTP.
+``arkg build`` (server/publish/build.py) writes ``<build>/dumps/<version>/``: the data in
+five serialisations (see :data:`DUMPS`, :func:`write_data_dumps`), the dataset's VoID/DCAT
+description ``void.ttl`` and ``SHA256SUMS`` last. The build directory as a whole appears
+complete or not at all. The same data gives byte-identical files. Nothing here knows HTTP;
+the web server only reads (:func:`read_build`).
 
 >>> [d.name for d in DUMPS]
 ['arkg.ttl', 'arkg.nt.gz', 'arkg.nq.gz', 'arkg.trig', 'arkg.jsonld']
@@ -19,26 +18,16 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import re
 import shutil
-import tempfile
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Iterator
 
 import pyoxigraph as ox
 
 from server.model import formats
 from server.model.namespaces import PREFIXES
-from server.settings import Settings
-from server.engine.dataset import DataFile, dataset_version
-from server.engine.worker import StoreSpec, open_store
-
-if TYPE_CHECKING:
-    from server.engine.backend import Backend
 
 
 @dataclass(frozen=True)
@@ -144,7 +133,7 @@ def read_build(dumps_dir: Path, version: str) -> Build | None:
         if not name or "/" in name or name.startswith(".") or not path.is_file() or path.is_symlink():
             return None  # not a build this module wrote: serve nothing from it
         files.append(DumpFile(name, path, path.stat().st_size, digest))
-    files.append(DumpFile(SUMS_FILE, sums, sums.stat().st_size, _sha256(sums)))
+    files.append(DumpFile(SUMS_FILE, sums, sums.stat().st_size, sha256(sums)))
     return Build(version, directory, tuple(files), built_at)
 
 
@@ -158,136 +147,79 @@ def list_builds(dumps_dir: Path) -> list[Build]:
     return sorted(builds, key=lambda b: (-b.built_at, b.version))
 
 
-# --- building
+# --- writing (``arkg build``, server/publish/build.py)
 
-def local_source(settings: Settings) -> tuple[StoreSpec, str]:
-    """What the embedded backend serves under these settings, and its version."""
-    from server.engine.backend import LocalBackend
-
-    backend = LocalBackend(settings)  # only reads the spec and version: starts no workers
-    if not backend.spec.files and not backend.spec.disk_path:
-        raise ValueError(f"no RDF files under {settings.data_dir} (expected ontology/, shapes/, graphs/<name>/)")
-    return backend.spec, backend.version
+GZIP_LEVEL = 6  # gzip's own default: a third of level 9's time for 1-2% more bytes
 
 
-_building = threading.Lock()  # one build at a time per process; other processes are handled by the rename
-_failed: set[str] = set()  # versions whose build failed in this process
+def write_data_dumps(store: ox.Store, directory: Path, *, on_triple=None) -> tuple[DumpFile, ...]:
+    """Stream the data dumps (:data:`DUMPS`) out of ``store`` into ``directory``.
 
+    Nothing is canonicalised in memory: statements come in the store's key order
+    (subject, predicate, object, graph as pyoxigraph encodes them), which is the same for
+    the same data and the same pyoxigraph release; blank nodes have the labels the store
+    was built with (server/publish/store.py makes them the same in every build). gzip
+    headers carry no time or name. So the same data gives byte-identical files.
 
-def served_build(backend: "Backend", settings: Settings) -> Build | None:
-    """The dumps of the version ``backend`` serves; built first if missing and the backend is the embedded store.
-
-    Called at startup and again by the routes, so that dumps follow a reloaded dataset.
-    A remote backend's data is not here to dump: None unless `arkg build` made them.
+    Quad formats are written by pyoxigraph itself (``Store.dump``, no Python per quad). The
+    triple formats merge the named graphs: in key order the copies of one triple in
+    several graphs are adjacent, so skipping a repeat of the previous triple gives each
+    distinct triple once, in one pass that writes both files; ``on_triple`` sees each one
+    (the VoID counts, server/publish/void.py ``Tally``).
     """
-    from server.engine.backend import LocalBackend
-
-    found = read_build(settings.dumps_dir, backend.info.version)
-    if found is not None or not isinstance(backend, LocalBackend) or backend.version in _failed:
-        return found
-    with _building:
-        try:
-            return build(backend.spec, backend.version, settings.dumps_dir, base_iri=settings.base_iri)
-        except Exception:
-            _failed.add(backend.version)  # do not retry on every request; the caller logs why
-            raise
-
-
-def build_for(settings: Settings, *, force: bool = False) -> Build:
-    """Build the dumps of the data these settings serve, into ``settings.dumps_dir``."""
-    spec, version = local_source(settings)
-    return build(spec, version, settings.dumps_dir, base_iri=settings.base_iri, force=force)
-
-
-def build(spec: StoreSpec, version: str, dumps_dir: Path, *, base_iri: str, force: bool = False) -> Build:
-    """Write the dumps of the data in ``spec`` as ``dumps_dir/version``; return the build.
-
-    An existing complete build of the version is kept (it holds the same bytes) unless
-    ``force``. Concurrent builders (several server processes starting at once) are safe:
-    the first rename wins and the others discard their copy.
-    """
-    if not valid_version(version):
-        raise ValueError(f"invalid dataset version {version!r}")
-    dumps_dir = Path(dumps_dir)
-    existing = read_build(dumps_dir, version)
-    if existing is not None and not force:
-        return existing
-    dumps_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=dumps_dir))
-    try:
-        _check_version(spec, version)
-        _write(open_store(spec), staging, version, base_iri)
-        _check_version(spec, version)  # the files did not change while they were read
-        target = dumps_dir / version
-        if force and target.exists():
-            old = dumps_dir / f".{version}.{os.getpid()}.old"
-            target.rename(old)
-            shutil.rmtree(old, ignore_errors=True)
-        try:
-            staging.rename(target)
-        except OSError:
-            if read_build(dumps_dir, version) is None:  # not a concurrent builder's complete copy
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    result = read_build(dumps_dir, version)
-    if result is None:
-        raise RuntimeError(f"the dumps of {version} in {dumps_dir} are incomplete after building")
-    return result
-
-
-class DataChanged(RuntimeError):
-    """The data files are no longer those of the version being built."""
-
-
-def _check_version(spec: StoreSpec, version: str) -> None:
-    # Dumps are named by version: never label other data with it (files edited after a server loaded them).
-    if spec.files:
-        actual = dataset_version([DataFile(Path(path), graph.rsplit("/", 1)[-1]) for path, graph in spec.files])
-        if actual != version:
-            raise DataChanged(f"the data files changed since version {version} was computed (they are now "
-                              f"version {actual}); reload the server or run `arkg build` again")
-
-
-def canonical_quads(store: ox.Store) -> list[ox.Quad]:
-    """Every quad of ``store``, blank nodes relabelled canonically, sorted."""
-    dataset = ox.Dataset(store)
-    dataset.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)  # stable labels for the same data
-    return sorted(dataset, key=lambda q: (str(q.graph_name), str(q.subject), str(q.predicate), str(q.object)))
-
-
-def merged_triples(quads: list[ox.Quad]) -> list[ox.Triple]:
-    """The union of the named graphs: each distinct triple once, sorted."""
-    return sorted({q.triple for q in quads}, key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))
-
-
-def _write(store: ox.Store, directory: Path, version: str, base_iri: str) -> None:
-    from server.publish import void as metadata
-
-    quads = canonical_quads(store)
-    triples = merged_triples(quads)
+    directory.mkdir(parents=True, exist_ok=True)
+    by_name = {k.name: k for k in DUMPS}
     for kind in DUMPS:
-        statements = quads if kind.quads else triples
-        prefixes = PREFIXES if kind.format in (formats.TURTLE, formats.TRIG) else None
-        path = directory / kind.name
-        if kind.gzip:
-            # mtime=0 and no file name in the header: the same data gives the same bytes.
-            with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as out:
-                ox.serialize(statements, out, kind.format.ox)
-        else:
-            ox.serialize(statements, str(path), kind.format.ox, prefixes=prefixes)
-    data_files = tuple(DumpFile(k.name, directory / k.name, (directory / k.name).stat().st_size,
-                                _sha256(directory / k.name)) for k in DUMPS)
-    partial = Build(version, directory, data_files, time.time())
-    description = metadata.describe(metadata.statistics_of_store(store), partial, metadata.canonical_urls(base_iri))
-    ox.serialize(description, str(directory / VOID_FILE), ox.RdfFormat.TURTLE, prefixes=metadata.PREFIXES)
-    names = [k.name for k in DUMPS] + [VOID_FILE]
-    sums = "".join(f"{_sha256(directory / n)}  {n}\n" for n in names)  # the format `sha256sum -c` reads
+        if kind.quads and not kind.gzip:
+            store.dump(str(directory / kind.name), kind.format.ox,
+                       prefixes=PREFIXES if kind.format is formats.TRIG else None)
+        elif kind.quads:
+            _gzip_of(lambda path: store.dump(str(path), kind.format.ox), directory / kind.name)
+    nt_kind = by_name["arkg.nt.gz"]
+    ttl_kind = by_name["arkg.ttl"]
+
+    def merged(nt) -> "Iterator[ox.Triple]":
+        previous = None
+        for quad in store.quads_for_pattern(None, None, None, None):
+            triple = quad.triple
+            if triple == previous:
+                continue
+            previous = triple
+            nt.write(f"{triple} .\n".encode())  # N-Triples: each term as pyoxigraph prints it
+            if on_triple is not None:
+                on_triple(triple)
+            yield triple
+
+    def both(path: Path) -> None:
+        with open(path, "wb", buffering=1 << 20) as nt:
+            ox.serialize(merged(nt), str(directory / ttl_kind.name), ttl_kind.format.ox, prefixes=PREFIXES)
+
+    _gzip_of(both, directory / nt_kind.name)
+    return tuple(DumpFile(k.name, directory / k.name, (directory / k.name).stat().st_size,
+                          sha256(directory / k.name)) for k in DUMPS)
+
+
+def write_sums(directory: Path, names: list[str]) -> None:
+    """``SHA256SUMS`` over ``names`` (the format ``sha256sum -c`` reads): the last file of a version."""
+    sums = "".join(f"{sha256(directory / n)}  {n}\n" for n in names)
     (directory / SUMS_FILE).write_text(sums, encoding="utf-8")
-    directory.chmod(0o755)  # mkdtemp makes it private; the dumps are public
+    directory.chmod(0o755)  # mkdtemp makes directories private; the dumps are public
 
 
-def _sha256(path: Path) -> str:
+def _gzip_of(write, target: Path) -> None:
+    """Have ``write(path)`` write a plain file beside ``target``, then gzip it into ``target``
+    (mtime 0 and no name in the header: the same data gives the same bytes)."""
+    plain = target.with_name("." + target.name + ".plain")
+    try:
+        write(plain)
+        with open(plain, "rb") as src, open(target, "wb") as raw, \
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL) as out:
+            shutil.copyfileobj(src, out, 1 << 20)  # zlib works on 1 MiB blocks without the GIL
+    finally:
+        plain.unlink(missing_ok=True)
+
+
+def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -5,8 +5,13 @@ The description depends on the public URL (endpoint, download links) and on the 
 canonical URLs goes into each dump directory (``void.ttl``), and the server answers
 ``/.well-known/void`` with the same description mapped onto its public URL. The things it
 describes get hash IRIs under ``{base}.well-known/void#`` (no blank nodes), so both copies
-name them alike. Counts come from SPARQL over the data (:data:`QUERIES`), run on an
-in-process store when building dumps and through the backend when serving.
+name them alike. ``arkg build`` writes it (canonical URLs) beside the dumps and as the
+build's ``void.ttl``; the server reads that file and maps the few IRIs that are URLs of
+the server onto its public URL (:func:`public_copy`), computing nothing.
+
+Counts come from the build's store: the ones over distinct triples from the pass that
+writes the merged dumps (:class:`Tally`, no second copy of the triples in memory), the
+rest from SPARQL (:data:`QUERIES`).
 
 >>> curie_slug("https://w3id.org/arkg/ontology#Claim"), curie_slug("http://schema.org/Person")
 ('arkg-Claim', 'schema-Person')
@@ -18,17 +23,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
 from server.model.namespaces import ID, ONTOLOGY_IRI, PREFIXES as DATA_PREFIXES, sparql_prefixes
 from server.model.namespaces import LICENCE
 from server.model.urls import UrlMap
-
-if TYPE_CHECKING:
-    from server.publish.dumps import Build
-    from server.engine.backend import Backend
+from server.publish.dumps import SUMS_FILE, Build
 
 VOID = "http://rdfs.org/ns/void#"
 DCAT = "http://www.w3.org/ns/dcat#"
@@ -141,21 +142,81 @@ def statistics_from(rows: dict[str, list[dict[str, str]]]) -> Statistics:
     )
 
 
-def statistics_of_store(store: ox.Store) -> Statistics:
-    """Statistics of an in-process pyoxigraph store (used when building dumps)."""
+def statistics_of_store(store: ox.Store, tally: "Tally | None" = None) -> Statistics:
+    """Statistics of a pyoxigraph store; with ``tally`` (counted while the dumps were
+    streamed) the counts over distinct triples are not computed again."""
     rows = {}
+    skip = Tally.COUNTS if tally is not None else ()
     for name, query in QUERIES.items():
+        if name in skip:
+            continue
         result = store.query(query, use_default_graph_as_union=True)
         names = [v.value for v in result.variables]
         rows[name] = [{k: row[k].value for k in names if row[k] is not None} for row in result]
+    if tally is not None:
+        rows.update(tally.rows())
     return statistics_from(rows)
 
 
-async def statistics_of_backend(backend: "Backend") -> Statistics:
-    """Statistics through a running backend (used when serving)."""
-    from server.engine.backend import select
+class Tally:
+    """The counts of :data:`QUERIES` over distinct triples, from one pass over them in the
+    store's key order (subject first: a subject's triples are adjacent)."""
 
-    return statistics_from({name: await select(backend, query) for name, query in QUERIES.items()})
+    COUNTS = ("triples", "subjects", "entities", "classes", "properties", "links")
+
+    def __init__(self) -> None:
+        self.triples = self.subjects = self.entities = 0
+        self.classes: dict[str, int] = {}
+        self.properties: dict[str, int] = {}
+        self.links: dict[tuple[str, str], int] = {}
+        self._subject = None
+        self._links = set(LINK_PREDICATES)
+
+    def __call__(self, triple: ox.Triple) -> None:
+        self.triples += 1
+        s, p, o = triple.subject, triple.predicate.value, triple.object
+        if s != self._subject:
+            self._subject = s
+            self.subjects += 1
+            if isinstance(s, ox.NamedNode) and s.value.startswith(ID):
+                self.entities += 1
+        self.properties[p] = self.properties.get(p, 0) + 1
+        if p == _TYPE and isinstance(o, ox.NamedNode):
+            self.classes[o.value] = self.classes.get(o.value, 0) + 1
+        elif p in self._links and isinstance(o, ox.NamedNode):
+            for key, (_, space, _) in LINK_TARGETS.items():
+                if o.value.startswith(space):
+                    self.links[(key, p)] = self.links.get((key, p), 0) + 1
+
+    def rows(self) -> dict[str, list[dict[str, str]]]:
+        """The same rows the SPARQL queries give."""
+        return {"triples": [{"n": str(self.triples)}], "subjects": [{"n": str(self.subjects)}],
+                "entities": [{"n": str(self.entities)}],
+                "classes": [{"class": c, "n": str(n)} for c, n in self.classes.items()],
+                "properties": [{"p": p, "n": str(n)} for p, n in self.properties.items()],
+                "links": [{"target": t, "p": p, "n": str(n)} for (t, p), n in self.links.items()]}
+
+
+_TYPE = DATA_PREFIXES["rdf"] + "type"
+_SERVER_PATHS = ("sparql", "dumps/", ".well-known/sparql-examples")  # what describe() makes from public_url
+
+
+def public_copy(triples: list[ox.Triple], urls: UrlMap) -> list[ox.Triple]:
+    """A description written with canonical URLs (:func:`canonical_urls`), as this server
+    publishes it: the URLs of the server (landing page, endpoint, downloads, examples) on
+    ``urls.public_url``; data IRIs and the description's own ``#`` nodes stay canonical."""
+    base = urls.base_iri
+
+    def mapped(term):
+        if isinstance(term, ox.NamedNode) and term.value.startswith(base):
+            rest = term.value[len(base):]
+            if rest == "" or rest.startswith(_SERVER_PATHS):
+                return ox.NamedNode(urls.public_url + rest)
+        return term
+
+    if urls.public_url == base:
+        return triples
+    return [ox.Triple(mapped(t.subject), t.predicate, mapped(t.object)) for t in triples]
 
 
 def canonical_urls(base_iri: str) -> UrlMap:
@@ -182,10 +243,8 @@ def void_document(urls: UrlMap) -> str:
     return urls.base_iri + ".well-known/void"
 
 
-def describe(stats: Statistics, build: "Build | None", urls: UrlMap) -> list[ox.Triple]:
+def describe(stats: Statistics, build: Build | None, urls: UrlMap) -> list[ox.Triple]:
     """The VoID + DCAT description of the dataset, its dumps (if built) and its SPARQL service."""
-    from server.publish.dumps import SUMS_FILE
-
     doc = void_document(urls)
     out: list[ox.Triple] = []
 
@@ -323,7 +382,7 @@ def describe(stats: Statistics, build: "Build | None", urls: UrlMap) -> list[ox.
             add(dist, DCAT + "mediaType", iri(iana(kind.format.media_type)))
             if kind.gzip:
                 add(dist, DCAT + "compressFormat", iri(iana("application/gzip")))
-            add(dist, DCTERMS + "format", iri("http://www.w3.org/ns/formats/" + _W3C_FORMATS[kind.format.name]))
+            add(dist, DCTERMS + "format", iri(kind.format.iri))
             add(dist, DCAT + "byteSize", integer(dump.size, "nonNegativeInteger"))
             add(dist, DCTERMS + "license", license_)
             add(dist, SPDX + "checksum", checksum)
@@ -331,11 +390,8 @@ def describe(stats: Statistics, build: "Build | None", urls: UrlMap) -> list[ox.
             named(checksum, f"SHA-256 of {dump.name}", f"The SHA-256 checksum of {dump.name}, version {build.version}.")
             add(checksum, SPDX + "algorithm", iri(SPDX + "checksumAlgorithm_sha256"))
             add(checksum, SPDX + "checksumValue", ox.Literal(dump.sha256, datatype=ox.NamedNode(XSD + "hexBinary")))
-            add(dataset, VOID + "feature", iri("http://www.w3.org/ns/formats/" + _W3C_FORMATS[kind.format.name]))
+            add(dataset, VOID + "feature", iri(kind.format.iri))
     return list(dict.fromkeys(out))  # a target reached by two predicates is described once
-
-
-_W3C_FORMATS = {"ttl": "Turtle", "nt": "N-Triples", "nq": "N-Quads", "trig": "TriG", "jsonld": "JSON-LD"}
 
 
 def _namespace(iri: str) -> str:

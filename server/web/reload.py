@@ -1,8 +1,9 @@
 """Reloading the dataset in a running server, keeping the last good one when the new one fails.
 
 ``kill -HUP <pid>`` (or ``arkg reload <pid>``) asks each server process to reload: the new
-data is validated (in a child process, so SHACL's CPU and memory never touch the one
-serving requests), a new backend is started over it, and only when every query worker
+data is built and validated by ``arkg build``'s code into a new build directory beside the
+one being served (in a child process, so its CPU and memory never touch the one serving
+requests; a version already built is not built again), a new backend is started over it, and only when every query worker
 has opened it is ``app.state.backend`` swapped, one assignment. Requests that started
 before the swap finish on the old backend, which is closed once they are done (at most
 ``query_timeout`` + 5 s later). Invalid data, a missing file or a store that cannot open
@@ -30,7 +31,7 @@ from server.settings import Settings
 from server.engine.backend import Backend, open_backend
 
 log = logging.getLogger("arkg.reload")
-_VALIDATION_LIMIT = 900.0  # seconds; a bound, not a tuning knob: SHACL over this dataset takes seconds
+_VALIDATION_LIMIT = 900.0  # seconds; a bound, not a tuning knob: a build of 5M triples takes minutes
 
 
 class ReloadError(Exception):
@@ -48,17 +49,22 @@ def _check_new_data(settings: Settings) -> str | None:
     if settings.store:
         return None if settings.store.is_dir() else f"The store {settings.store} does not exist."
     from server.paths import data_root
-    from server.engine.dataset import dataset_files
-    from server.validation.run import validate_for_serving
+    from server.engine.dataset import DatasetError, dataset_files
+    from server.publish.build import BuildFailed, build
 
     if not dataset_files(settings.data_dir):
         root = settings.data_dir or data_root()
         return f"No RDF files found under {root} (ontology/, shapes/, graphs/<name>/)."
-    return validate_for_serving(settings)
+    try:  # beside the build being served (<build_dir>/<version>/), which stays until the swap is done
+        build(settings.build_dir, settings.data_dir, base_iri=settings.base_iri, cache_dir=settings.cache_dir,
+              validate=settings.validate_on_start)
+    except (BuildFailed, DatasetError, OSError) as exc:
+        return f"The new data could not be built: {exc}"
+    return None
 
 
 def main() -> None:
-    """Child process entry: check the data named by the ARKG_* variables; the report on stdout, exit 1 if bad."""
+    """Child process entry: build and check the data named by the ARKG_* variables; the report on stdout, exit 1 if bad."""
     report = _check_new_data(Settings())
     if report is not None:
         sys.stdout.write(report)
@@ -83,7 +89,7 @@ async def _check_in_child(settings: Settings) -> str | None:
     if proc.returncode == 1 and out:
         return out.decode("utf-8", "replace")
     tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
-    return f"Validation of the new data could not run: {tail[0]}"
+    return f"The build of the new data could not run: {tail[0]}"
 
 
 class Reloader:

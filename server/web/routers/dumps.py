@@ -14,24 +14,23 @@ Thin over :mod:`server.publish.dumps`, which builds and reads the version direct
 Only files that a build lists in its ``SHA256SUMS`` are ever served: a request naming
 anything else (``..``, encoded slashes, other files) is a 404, whatever the path.
 
-Over the embedded store, the dumps of the served version are built when missing: at
-startup (this router's lifespan) and, after a dataset reload, on the first request that
-needs them (about a second and a half for this dataset).
+The dumps are made by ``arkg build`` into the build of each dataset version
+(``<build_dir>/<version>/dumps/<version>/``, server/model/build_layout.py); this router only
+reads them. When the served version has no build (a server started over files without
+``arkg serve``, or a remote engine), ``/dumps/`` says so and the files are 404s naming the
+command that makes them.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import time
-from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from server.publish import dumps
+from server.publish import build, dumps
 from server.model import formats
 from server.settings import Settings, get_settings
 from server.engine.backend import Backend
@@ -42,35 +41,29 @@ from server.web.deps import get_backend, get_urls
 from server.web.errors import ClientError
 from server.web.templating import TEMPLATE_DIGEST, render
 
-log = logging.getLogger("arkg.dumps")
-
 INDEX_JSON = formats.Format("json", "application/json")
 INDEX_FORMATS = [INDEX_JSON, formats.HTML]  # JSON unless the client prefers HTML (browsers do)
+NOT_BUILT = ("No dumps of the served dataset version {version} have been built; run `arkg build` "
+             "(`arkg serve` does it before starting).")
 
 
-async def served_build(backend: Backend, settings: Settings) -> dumps.Build | None:
-    """The dumps of the served version (built on first need over the embedded store), or None."""
-    started = time.monotonic()
-    try:
-        build = await run_in_threadpool(dumps.served_build, backend, settings)
-    except Exception as exc:  # e.g. an unwritable dumps_dir: the endpoint keeps serving, without dumps
-        log.warning("could not build the dumps in %s: %s", settings.dumps_dir, exc)
-        return None
-    if time.monotonic() - started > 0.5:
-        log.info("dumps of %s built in %.2f s", backend.info.version, time.monotonic() - started)
-    return build
+def served_build(backend: Backend, settings: Settings) -> dumps.Build | None:
+    """The dumps of the served version, as ``arkg build`` left them, or None."""
+    return build.served_dumps(settings.build_dir, backend.info.version)
 
 
-@asynccontextmanager
-async def build_missing_dumps(app):
-    """At startup, build the dumps of the served version if there are none (embedded store only)."""
-    backend = getattr(app.state, "backend", None)
-    if backend is not None:
-        await served_build(backend, app.state.settings)
-    yield
+def all_builds(settings: Settings) -> list[dumps.Build]:
+    """The dumps of every complete build in the build area, newest first."""
+    found = [b for layout in build.builds(settings.build_dir)
+             if (b := dumps.read_build(layout.dumps, layout.root.name)) is not None]
+    return sorted(found, key=lambda b: (-b.built_at, b.version))
 
 
-router = APIRouter(tags=["dumps"], lifespan=build_missing_dumps)
+def _version_build(settings: Settings, version: str) -> dumps.Build | None:
+    return build.served_dumps(settings.build_dir, version)
+
+
+router = APIRouter(tags=["dumps"])
 
 
 def _listing(builds: list[dumps.Build], current: str, urls: UrlMap) -> list[dict]:
@@ -89,7 +82,8 @@ _DESCRIPTIONS = {dumps.VOID_FILE: "VoID and DCAT description of this version (ca
                  dumps.SUMS_FILE: "SHA-256 checksums of the files above"}
 
 
-async def _index(request: Request, builds: list[dumps.Build], backend: Backend, urls: UrlMap) -> Response:
+async def _index(request: Request, builds: list[dumps.Build], backend: Backend, urls: UrlMap,
+                 missing: str | None = None) -> Response:
     fmt = formats.negotiate(request.headers.get("accept"), INDEX_FORMATS)
     headers = {"Vary": "Accept", "Cache-Control": CACHE_DYNAMIC}
     current = backend.info.version
@@ -101,64 +95,67 @@ async def _index(request: Request, builds: list[dumps.Build], backend: Backend, 
     headers["ETag"] = etag
     listing = _listing(builds, current, urls)
     if fmt is formats.HTML:
-        html = await render("dumps.html", urls=urls, version=current, licence=LICENCE, builds=listing, current=current)
+        html = await render("dumps.html", urls=urls, version=current, licence=LICENCE, builds=listing, current=current,
+                            not_built=missing)
         return HTMLResponse(html, headers=headers)
     body = {"current_version": current, "latest": f"{urls.public_url}dumps/latest/", "license": LICENCE,
             "description": f"{urls.public_url}.well-known/void", "versions": listing}
+    if missing:
+        body["not_built"] = missing
     return JSONResponse(body, headers=headers)
 
 
 @router.api_route("/dumps/", methods=["GET", "HEAD"], summary="Index of the dumps (HTML or JSON)")
 async def index(request: Request, backend: Backend = Depends(get_backend), settings: Settings = Depends(get_settings),
                 urls: UrlMap = Depends(get_urls)) -> Response:
-    await served_build(backend, settings)
-    builds = await run_in_threadpool(dumps.list_builds, settings.dumps_dir)
-    return await _index(request, builds, backend, urls)
+    builds = await run_in_threadpool(all_builds, settings)
+    missing = None if any(b.version == backend.info.version for b in builds) else \
+        NOT_BUILT.format(version=backend.info.version)
+    return await _index(request, builds, backend, urls, missing)
 
 
 async def _current_build(backend: Backend, settings: Settings) -> dumps.Build:
-    build = await served_build(backend, settings)
-    if build is None:
-        raise ClientError(404, f"No dumps of the served dataset version {backend.info.version} have been built; "
-                               "run `arkg build` (see /dumps/ for the versions that exist).")
-    return build
+    found = await run_in_threadpool(served_build, backend, settings)
+    if found is None:
+        raise ClientError(404, NOT_BUILT.format(version=backend.info.version) + " See /dumps/ for the versions that exist.")
+    return found
 
 
 @router.api_route("/dumps/latest/", methods=["GET", "HEAD"], summary="Redirect (302) to the current version's dumps")
 async def latest_index(backend: Backend = Depends(get_backend), settings: Settings = Depends(get_settings),
                  urls: UrlMap = Depends(get_urls)) -> Response:
-    build = await _current_build(backend, settings)
-    return RedirectResponse(f"{urls.public_url}dumps/{build.version}/", status_code=302,
+    found = await _current_build(backend, settings)
+    return RedirectResponse(f"{urls.public_url}dumps/{found.version}/", status_code=302,
                             headers={"Cache-Control": CACHE_DYNAMIC})
 
 
 @router.api_route("/dumps/latest/{name}", methods=["GET", "HEAD"], summary="Redirect (302) to a file of the current version")
 async def latest_file(name: str, backend: Backend = Depends(get_backend), settings: Settings = Depends(get_settings),
                 urls: UrlMap = Depends(get_urls)) -> Response:
-    build = await _current_build(backend, settings)
-    if build.file(name) is None:
+    found = await _current_build(backend, settings)
+    if found.file(name) is None:
         raise ClientError(404, f"No dump file named {name[:100]!r}; the files are: "
-                               + ", ".join(f.name for f in build.files) + ".")
-    return RedirectResponse(f"{urls.public_url}dumps/{build.version}/{name}", status_code=302,
+                               + ", ".join(f.name for f in found.files) + ".")
+    return RedirectResponse(f"{urls.public_url}dumps/{found.version}/{name}", status_code=302,
                             headers={"Cache-Control": CACHE_DYNAMIC})
 
 
 @router.api_route("/dumps/{version}/", methods=["GET", "HEAD"], summary="The files of one version (HTML or JSON)")
 async def version_index(request: Request, version: str, backend: Backend = Depends(get_backend),
                         settings: Settings = Depends(get_settings), urls: UrlMap = Depends(get_urls)) -> Response:
-    build = await run_in_threadpool(dumps.read_build, settings.dumps_dir, version)
-    if build is None:
+    found = await run_in_threadpool(_version_build, settings, version)
+    if found is None:
         raise ClientError(404, f"No dumps of version {version[:100]!r}; see /dumps/ for the versions that exist.")
-    return await _index(request, [build], backend, urls)
+    return await _index(request, [found], backend, urls)
 
 
 @router.api_route("/dumps/{version}/{name}", methods=["GET", "HEAD"], summary="One dump file (byte ranges supported)")
 def dump_file(request: Request, version: str, name: str, settings: Settings = Depends(get_settings)) -> Response:
-    build = dumps.read_build(settings.dumps_dir, version)
-    found = build.file(name) if build is not None else None
+    version_build = _version_build(settings, version)
+    found = version_build.file(name) if version_build is not None else None
     if found is None:
         raise ClientError(404, f"No dump file {name[:100]!r} in version {version[:100]!r}; see /dumps/ for what exists.")
-    root = os.path.realpath(settings.dumps_dir)
+    root = os.path.realpath(settings.build_dir)
     path = os.path.realpath(found.path)
     if os.path.commonpath([root, path]) != root:  # defence in depth: read_build already refuses such names
         raise ClientError(404, "No such dump file; see /dumps/ for what exists.")

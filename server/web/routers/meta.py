@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from server.engine.backend import Backend
+from server.model.build_layout import BuildLayout
 from server.web.deps import get_backend
 
 router = APIRouter(tags=["meta"])
@@ -21,6 +22,12 @@ async def health(request: Request, backend: Backend = Depends(get_backend)) -> J
         "graphs": {iri.rsplit("/", 1)[-1]: n for iri, n in sorted(info.graph_counts.items())},
         "loaded_at": info.loaded_at,
     }
+    layout = BuildLayout.of(request.app.state.settings.build_dir, info.version)
+    missing = layout.missing() if layout is not None else ["build"]
+    body["build"] = {"directory": str(layout.root) if layout else None, "missing": missing,
+                     "note": ("complete" if not missing else
+                              "not built: run `arkg build` (dumps, VoID and precomputed figures are missing)"
+                              if missing == ["build"] else "built without: " + ", ".join(missing))}
     inline = getattr(backend, "inline", None)
     if inline is not None:  # this process's counts (store/inline.py)
         body["inline_lookups"] = {"answered": inline.answered, "over_cap": inline.too_large,

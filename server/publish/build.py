@@ -1,0 +1,395 @@
+"""``arkg build``: everything the web server serves, made before it starts, in one directory.
+
+A build turns a data directory into ``<build area>/<version>/`` (:class:`BuildLayout`,
+area ``Settings.build_dir``), through the stages of :data:`STAGES`, in order:
+
+- ``derive``: the propositions and the ``asserted`` graph, by :mod:`server.pipeline.derive`
+  (its outputs go into the store; the data directory's own ``graphs/derived`` and
+  ``graphs/asserted`` files are not read by the build, which warns when they are stale);
+- ``store``: the on-disk pyoxigraph store every server process opens read-only
+  (:mod:`server.publish.store`);
+- ``validate``: SHACL and, with ``--corpus``, the quote and hash checks: complete for
+  small datasets (``arkg validate``'s own run), shapes on a sample plus integrity checks
+  over the whole store for large ones (:mod:`server.validation.scale` says what and why);
+  a dataset version that passed before is not validated again (validation cache);
+- ``dumps``: five serialisations streamed out of the store (:mod:`server.publish.dumps`);
+- ``void``: the VoID/DCAT description (canonical URLs) beside the dumps and as ``void.ttl``,
+  then ``SHA256SUMS``;
+- ``figures``: ``figures.json``, the totals and top lists pages show
+  (:mod:`server.publish.figures` documents its shape);
+- ``search``: the search index, by ``server.publish.search_index.build_search_index(store,
+  out_path)`` when that module exists (until then the stage says it was skipped).
+
+To add a stage, write ``def _my_stage(ctx: Context, bar: Bar) -> str`` (the returned text is
+its line in the summary; ``ctx.store`` is the build's open store, ``ctx.layout`` names the
+output files) and append ``Stage("name", "what it does", _my_stage)`` to :data:`STAGES`.
+
+Everything is written into a hidden staging directory in the build area; the manifest
+(``build.json``: what was built from which files, each stage's time and peak memory) is
+written last, and only then is the staging directory renamed to ``<version>``. A failed or
+interrupted build leaves nothing a server would read, and the builds of other versions
+(the one being served) untouched. Older builds beyond :data:`KEEP` are removed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import resource
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import pyoxigraph as ox
+
+from server import __version__
+from server.engine.dataset import DataFile, DatasetError, dataset_files, dataset_version
+from server.model.build_layout import BuildLayout
+from server.model.namespaces import graph_iri
+from server.publish import dumps, figures
+from server.publish import store as store_build
+from server.publish import void as metadata
+
+DERIVED_GRAPHS = ("derived", "asserted")  # written by the derive stage, never read from the data directory
+KEEP = 3  # complete builds kept in the area: the new one, the one a server may still read, one more
+MANIFEST_SCHEMA = 1
+
+
+class BuildFailed(Exception):
+    """The build stopped; the message (a validation report, a parse error) says what to fix."""
+
+
+@dataclass
+class Context:
+    """What the stages share: inputs, the staging layout, and what earlier stages made."""
+
+    data_dir: Path | None
+    files: list[DataFile]  # the dataset's files, without the derived graphs
+    version: str
+    layout: BuildLayout  # the staging directory's layout
+    base_iri: str
+    cache_dir: Path
+    corpus: Path | None = None
+    validate: bool = True
+    store: ox.Store | None = None
+    derived: list[tuple[str, str]] = field(default_factory=list)  # (graph name, Turtle text)
+    tally: metadata.Tally | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class Bar:
+    """A stage's progress bar (rich), or nothing when there is no console."""
+
+    def __init__(self, progress=None, task=None):
+        self.progress, self.task = progress, task
+
+    def total(self, n: float) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, total=n)
+
+    def advance(self, n: float = 1) -> None:
+        if self.progress is not None:
+            self.progress.advance(self.task, n)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    title: str
+    run: Callable[[Context, Bar], str]
+
+
+# --- the stages
+
+def _derive(ctx: Context, bar: Bar) -> str:
+    from server.pipeline import derive
+
+    try:
+        outputs = derive.build(ctx.data_dir)
+    except derive.DeriveError as exc:
+        raise BuildFailed(f"derive: {exc}") from exc
+    bar.total(len(outputs))
+    for out in outputs:
+        graph = out.path.parent.name
+        if graph not in DERIVED_GRAPHS or out.text is None:
+            continue
+        ctx.derived.append((graph, out.text))
+        if out.path.is_file() and out.path.read_text(encoding="utf-8") != out.text:
+            ctx.warnings.append(f"{out.path} is not what `arkg derive` makes of these claims; the build uses "
+                                f"the derived graph (run `arkg derive` to update the file)")
+        bar.advance()
+    return f"{sum(len(t) for _, t in ctx.derived) / 2**20:.1f} MiB of Turtle"
+
+
+def _store(ctx: Context, bar: Bar) -> str:
+    bar.total(sum(f.path.stat().st_size for f in ctx.files) + sum(len(t) for _, t in ctx.derived))
+    try:
+        built = store_build.build_store(ctx.layout.store, ctx.files, version=ctx.version, advance=bar.advance)
+    except DatasetError as exc:
+        raise BuildFailed(str(exc)) from exc
+    ctx.store = ox.Store(str(ctx.layout.store))
+    for graph, text in ctx.derived:
+        ctx.store.bulk_load(text.encode("utf-8"), ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(graph_iri(graph)))
+        bar.advance(len(text))
+    ctx.store.optimize()
+    ctx.store.flush()
+    return f"{len(ctx.store):,} quads"
+
+
+def _validate(ctx: Context, bar: Bar) -> str:
+    from server.validation import cache, scale
+    from server.validation.run import validate
+
+    if not ctx.validate:
+        return "skipped (validate_on_start is off)"
+    key = ctx.version + ("+corpus" if ctx.corpus else "")
+    if cache.passed(ctx.cache_dir, key):
+        return "passed before (validation cache)"
+    bar.total(1)
+    quads = len(ctx.store)
+    if quads <= scale.FULL_LIMIT:
+        result = validate(ctx.data_dir, corpus=ctx.corpus)
+        passed, text, how = result.passed, result.text, "complete"
+    else:
+        outcome = scale.validate_store(ctx.store)
+        passed, text, how = outcome.passed, outcome.text, f"sample of {outcome.sampled:,} triples + store checks"
+        if ctx.corpus is not None:
+            ctx.warnings.append("--corpus: quotes are checked against the texts only in a complete validation "
+                                f"(up to {scale.FULL_LIMIT:,} triples)")
+    bar.advance()
+    if not passed:
+        raise BuildFailed(text)
+    cache.remember(ctx.cache_dir, key)
+    return f"passed ({how})"
+
+
+def _dumps(ctx: Context, bar: Bar) -> str:
+    directory = ctx.layout.dumps / ctx.version
+    bar.total(len(dumps.DUMPS))
+    ctx.tally = metadata.Tally()
+    files = dumps.write_data_dumps(ctx.store, directory, on_triple=ctx.tally)
+    bar.advance(len(dumps.DUMPS))
+    return f"{len(files)} files, {sum(f.size for f in files) / 2**20:.1f} MiB"
+
+
+def _void(ctx: Context, bar: Bar) -> str:
+    directory = ctx.layout.dumps / ctx.version
+    stats = metadata.statistics_of_store(ctx.store, ctx.tally)
+    data_files = tuple(f for f in (dumps.DumpFile(k.name, directory / k.name, (directory / k.name).stat().st_size,
+                                                  dumps.sha256(directory / k.name)) for k in dumps.DUMPS))
+    partial = dumps.Build(ctx.version, directory, data_files, time.time())
+    description = metadata.describe(stats, partial, metadata.canonical_urls(ctx.base_iri))
+    ox.serialize(description, str(directory / dumps.VOID_FILE), ox.RdfFormat.TURTLE, prefixes=metadata.PREFIXES)
+    shutil.copyfile(directory / dumps.VOID_FILE, ctx.layout.void)
+    dumps.write_sums(directory, [k.name for k in dumps.DUMPS] + [dumps.VOID_FILE])
+    return f"{len(description)} triples; {stats.triples:,} distinct data triples"
+
+
+def _figures(ctx: Context, bar: Bar) -> str:
+    found = figures.compute(ctx.store, version=ctx.version, triples=ctx.tally.triples if ctx.tally else None)
+    figures.write(found, ctx.layout.figures)
+    return f"{found['claims']:,} claims, {found['propositions']:,} propositions, {found['entities']:,} entities"
+
+
+def _search(ctx: Context, bar: Bar) -> str:
+    try:
+        from server.publish.search_index import build_search_index
+    except ImportError:
+        return "skipped: no search index builder yet (server/publish/search_index.py)"
+    build_search_index(ctx.store, ctx.layout.search_index)
+    return f"{ctx.layout.search_index.stat().st_size / 2**20:.1f} MiB"
+
+
+STAGES: list[Stage] = [
+    Stage("derive", "propositions and the asserted graph", _derive),
+    Stage("store", "on-disk store", _store),
+    Stage("validate", "SHACL shapes and checks", _validate),
+    Stage("dumps", "dumps streamed out of the store", _dumps),
+    Stage("void", "VoID/DCAT and SHA256SUMS", _void),
+    Stage("figures", "figures.json for the pages", _figures),
+    Stage("search", "search index", _search),
+]
+
+
+# --- running a build
+
+@dataclass
+class StageReport:
+    name: str
+    seconds: float
+    peak_rss_mib: float  # of this process so far (ru_maxrss never decreases)
+    note: str
+
+
+@dataclass
+class Result:
+    layout: BuildLayout
+    version: str
+    built: bool  # False: an up-to-date build existed
+    stages: list[StageReport] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def inputs(data_dir: Path | None) -> tuple[list[DataFile], str]:
+    """The files a build reads (the derived graphs excluded) and the dataset version: the
+    content hash of every dataset file, the one the server compares with its build's."""
+    every = dataset_files(data_dir)
+    return [f for f in every if f.graph not in DERIVED_GRAPHS], dataset_version(every)
+
+
+def current(area: Path, data_dir: Path | None) -> BuildLayout | None:
+    """The complete build of the data in ``data_dir`` in ``area``, or None (missing or stale)."""
+    _, version = inputs(data_dir)
+    layout = BuildLayout.of(area, version)
+    return layout if layout is not None and layout.complete else None
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def build(area: Path, data_dir: Path | None = None, *, base_iri: str = "https://w3id.org/arkg/",
+          cache_dir: Path = Path("var/cache"), corpus: Path | None = None, validate: bool = True,
+          force: bool = False, console=None, stages: list[Stage] | None = None) -> Result:
+    """Build the data in ``data_dir`` into ``area/<version>/``; an existing complete build
+    of that version is kept unless ``force``. ``console``: a rich Console for the bars."""
+    started = time.monotonic()
+    files, version = inputs(data_dir)
+    if not files:
+        raise BuildFailed(f"no RDF files under {data_dir} (expected ontology/, shapes/, graphs/<name>/)")
+    area = Path(area)
+    target = BuildLayout.of(area, version)
+    if target.complete and not force:
+        return Result(target, version, built=False)
+    area.mkdir(parents=True, exist_ok=True)
+    # One builder per version at a time (each worker process of a server reloads on SIGHUP):
+    # the others wait here, then find the build complete.
+    with open(area / f".{version}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.complete and not force:
+            return Result(target, version, built=False)
+        result = _build_locked(ctx_args=(data_dir, files, version, base_iri, cache_dir, corpus, validate),
+                               area=area, target=target, console=console, stages=stages, started=started)
+    prune(area, keep=KEEP)
+    return result
+
+
+def _build_locked(*, ctx_args, area: Path, target: BuildLayout, console, stages, started: float) -> Result:
+    data_dir, files, version, base_iri, cache_dir, corpus, validate = ctx_args
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=area))
+    ctx = Context(data_dir, files, version, BuildLayout(staging), base_iri, cache_dir, corpus, validate)
+    result = Result(target, version, built=True)
+    try:
+        for stage, seconds, note in _run(ctx, stages if stages is not None else STAGES, console):
+            result.stages.append(StageReport(stage.name, seconds, _peak_mib(), note))
+        ctx.store = None  # closes RocksDB before the directory moves
+        result.seconds = time.monotonic() - started
+        result.warnings = ctx.warnings
+        _write_manifest(ctx, result)
+        staging.chmod(0o755)
+        if target.root.exists():  # forced, or an incomplete leftover: replaced
+            old = area / f".{version}.{os.getpid()}.old"
+            target.root.rename(old)
+            shutil.rmtree(old, ignore_errors=True)
+        staging.rename(target.root)
+    finally:
+        ctx.store = None
+        shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def _run(ctx: Context, stages: list[Stage], console):
+    if console is None:
+        for stage in stages:
+            t = time.monotonic()
+            note = stage.run(ctx, Bar())
+            yield stage, time.monotonic() - t, note
+        return
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description:<44}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as progress:
+        for stage in stages:
+            task = progress.add_task(f"{stage.name}: {stage.title}", total=None)
+            t = time.monotonic()
+            note = stage.run(ctx, Bar(progress, task))
+            progress.update(task, total=progress.tasks[task].total or 1,
+                            completed=progress.tasks[task].total or 1)
+            yield stage, time.monotonic() - t, note
+
+
+def _write_manifest(ctx: Context, result: Result) -> None:
+    manifest = {
+        "schema": MANIFEST_SCHEMA,
+        "version": ctx.version,
+        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "arkg": __version__,
+        "pyoxigraph": ox.__version__,
+        "data_dir": str(ctx.data_dir) if ctx.data_dir else None,
+        "files": [{"path": str(f.path), "graph": f.graph, "bytes": f.path.stat().st_size} for f in ctx.files],
+        "stages": [{"name": s.name, "seconds": round(s.seconds, 2), "peak_rss_mib": round(s.peak_rss_mib),
+                    "note": s.note} for s in result.stages],
+        "warnings": ctx.warnings,
+        "seconds": round(result.seconds, 2),
+    }
+    tmp = ctx.layout.root / ".build.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, ctx.layout.manifest)  # last: a directory with a manifest is a complete build
+
+
+def read_manifest(layout: BuildLayout) -> dict | None:
+    try:
+        return json.loads(layout.manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def served_dumps(area: Path, version: str) -> dumps.Build | None:
+    """The dumps in the complete build of ``version`` (what /dumps/ and the home page list), or None."""
+    layout = BuildLayout.of(area, version)
+    if layout is None or not layout.complete:
+        return None
+    return dumps.read_build(layout.dumps, version)
+
+
+def builds(area: Path) -> list[BuildLayout]:
+    """The complete builds in ``area``, newest first."""
+    area = Path(area)
+    if not area.is_dir():
+        return []
+    found = [BuildLayout(p) for p in area.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    found = [b for b in found if b.complete]
+    return sorted(found, key=lambda b: (-b.manifest.stat().st_mtime, b.root.name))
+
+
+def prune(area: Path, *, keep: int = KEEP) -> None:
+    """Remove complete builds beyond the ``keep`` newest, and staging leftovers of dead builders."""
+    for old in builds(area)[keep:]:
+        shutil.rmtree(old.root, ignore_errors=True)
+    for leftover in [*Path(area).glob(".*.tmp"), *Path(area).glob(".*.lock")]:
+        try:
+            pid_dead = time.time() - leftover.stat().st_mtime > 24 * 3600
+        except OSError:
+            continue
+        if pid_dead:  # a day old: no build runs that long
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def summary_table(result: Result):
+    """The summary printed at the end of ``arkg build`` (a rich Table)."""
+    from rich.table import Table
+
+    table = Table(title=f"arkg build {result.version} → {result.layout.root}", title_justify="left")
+    for name, justify in (("stage", "left"), ("seconds", "right"), ("peak RSS MiB", "right"), ("result", "left")):
+        table.add_column(name, justify=justify)
+    for s in result.stages:
+        table.add_row(s.name, f"{s.seconds:.1f}", f"{s.peak_rss_mib:.0f}", s.note)
+    size = sum(p.stat().st_size for p in result.layout.root.rglob("*") if p.is_file())
+    table.add_row("total", f"{result.seconds:.1f}", f"{_peak_mib():.0f}", f"{size / 2**20:.1f} MiB on disk")
+    return table

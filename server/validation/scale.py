@@ -1,0 +1,144 @@
+"""Validation of a dataset too large for pyshacl: every shape on a sample, integrity checks on all.
+
+``arkg build`` validates small datasets completely (:func:`server.validation.run.validate`,
+the same as ``arkg validate``). pyshacl works on an rdflib graph, which costs about 1 KiB
+and 20 µs per triple: millions of triples would not fit the build's budget (3 minutes and
+2 GiB at five million). Above :data:`FULL_LIMIT` triples the build's SHACL stage therefore checks:
+
+1. **Every shape, on a sample.** A deterministic sample (every k-th node of each class,
+   :data:`SAMPLE_PER_CLASS` at most per class) with everything stated about it, its
+   ``#fragment`` nodes (a claim's evidence and selectors), the type and label of every
+   node it points to, and the whole ontology, goes through the same engine as a full
+   validation (pyshacl core constraints plus the SHACL-SPARQL ones on pyoxigraph). A
+   systematic error (a generator or a curation rule that writes bad claims) shows in
+   the sample; a rare one-off may not, which the checks below narrow down.
+2. **Integrity over the whole store** (:data:`STORE_CHECKS`): SPARQL aggregates streamed
+   by pyoxigraph over every claim, with no copy of the data in Python: each claim has its
+   triple, claimant, stance, evidence and proposition, each claimant and each entity a
+   claim is about is a typed thing, each proposition of a claim exists.
+
+The report says which mode ran.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+import rdflib
+
+from server.model.namespaces import ARKG, PREFIXES, graph_iri
+from server.validation import engine, report
+from server.validation.loading import Inputs, _rdflib
+from server.validation.violations import Violation
+
+FULL_LIMIT = 400_000  # triples; below it the build runs the full validation (seconds)
+SAMPLE_PER_CLASS = 300
+RDF, RDFS, OA = PREFIXES["rdf"], PREFIXES["rdfs"], PREFIXES["oa"]
+
+_CLAIM_PROPERTIES = (RDF + "subject", RDF + "predicate", RDF + "object", ARKG + "claimant", ARKG + "stance",
+                     ARKG + "evidence", ARKG + "aboutProposition")
+STORE_CHECKS = {
+    **{f"claims without exactly one {p.rsplit('#', 1)[-1].rsplit('/', 1)[-1]}":
+       f"SELECT (COUNT(*) AS ?n) ?c WHERE {{ ?c a <{ARKG}Claim> OPTIONAL {{ ?c <{p}> ?v }} }} GROUP BY ?c HAVING (COUNT(?v) != 1)"
+       for p in _CLAIM_PROPERTIES},
+    "claimants that are not typed things":
+        f"SELECT ?c WHERE {{ ?c a <{ARKG}Claim> ; <{ARKG}claimant> ?x FILTER NOT EXISTS {{ ?x a ?t }} }}",
+    "claims about an entity that is not a typed thing":
+        f"SELECT ?c WHERE {{ ?c a <{ARKG}Claim> ; <{RDF}subject> ?x FILTER NOT EXISTS {{ ?x a ?t }} }}",
+    "claims whose proposition does not exist":
+        f"SELECT ?c WHERE {{ ?c a <{ARKG}Claim> ; <{ARKG}aboutProposition> ?p FILTER NOT EXISTS {{ ?p a <{ARKG}Proposition> }} }}",
+    "claims whose evidence has no quote":
+        f"SELECT ?c WHERE {{ ?c a <{ARKG}Claim> ; <{ARKG}evidence> ?e FILTER NOT EXISTS {{ ?e <{OA}hasSelector>/<{OA}exact> ?q }} }}",
+}
+_SHOWN = 5  # offending nodes named per failed check
+
+
+@dataclass
+class Outcome:
+    violations: list[Violation]
+    text: str
+    sampled: int  # triples in the sample
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations
+
+
+def _shapes(store: ox.Store) -> rdflib.Graph:
+    """The ``shapes`` graph of the store, as rdflib (what the validation engine reads)."""
+    shapes = rdflib.Graph()
+    for q in store.quads_for_pattern(None, None, None, ox.NamedNode(graph_iri("shapes"))):
+        shapes.add((_rdflib(q.subject), _rdflib(q.predicate), _rdflib(q.object)))
+    return shapes
+
+
+def sample(store: ox.Store, *, per_class: int = SAMPLE_PER_CLASS) -> ox.Store:
+    """The sample described in the module docstring, in the default graph of a new in-memory store."""
+    by_class: dict[str, list[ox.NamedNode]] = {}
+    for row in store.query("SELECT ?s ?t WHERE { ?s a ?t FILTER(isIRI(?s) && isIRI(?t)) }", use_default_graph_as_union=True):
+        by_class.setdefault(row["t"].value, []).append(row["s"])
+    chosen: set[ox.NamedNode] = set()
+    for nodes in by_class.values():
+        step = max(1, len(nodes) // per_class)
+        chosen.update(nodes[::step][:per_class])
+    out = ox.Store()
+    ontology = ox.NamedNode(graph_iri("ontology"))
+    out.extend(ox.Quad(q.subject, q.predicate, q.object) for q in store.quads_for_pattern(None, None, None, ontology))
+    typed = ox.NamedNode(RDF + "type")
+    label = ox.NamedNode(RDFS + "label")
+    done: set = set()
+    todo = list(chosen)
+    pointed: set = set()
+    while todo:
+        node = todo.pop()
+        if node in done:
+            continue
+        done.add(node)
+        for q in store.quads_for_pattern(node, None, None, None):
+            out.add(ox.Quad(q.subject, q.predicate, q.object))
+            o = q.object
+            if isinstance(o, ox.BlankNode) or (isinstance(o, ox.NamedNode) and "#" in o.value
+                                               and isinstance(node, ox.NamedNode)
+                                               and o.value.split("#", 1)[0] == node.value.split("#", 1)[0]):
+                todo.append(o)  # the node's own parts: evidence, selectors, blank nodes
+            elif isinstance(o, ox.NamedNode):
+                pointed.add(o)
+    for o in pointed - done:
+        for p in (typed, label):
+            out.extend(ox.Quad(q.subject, q.predicate, q.object) for q in store.quads_for_pattern(o, p, None, None))
+    return out
+
+
+def check_store(store: ox.Store) -> list[Violation]:
+    """:data:`STORE_CHECKS` over the whole store: one violation per failed check, naming a few nodes."""
+    found = []
+    for name, query in STORE_CHECKS.items():
+        rows = list(store.query(query + f" LIMIT {_SHOWN}", use_default_graph_as_union=True))
+        if rows:
+            nodes = ", ".join(str(r["c"].value) for r in rows)
+            found.append(Violation(file="(whole store)", focus=nodes.split(", ")[0], path="",
+                                   message=f"{name}: {nodes}{' ...' if len(rows) == _SHOWN else ''}",
+                                   shape="integrity check"))
+    return found
+
+
+def validate_store(store: ox.Store, *, per_class: int = SAMPLE_PER_CLASS) -> Outcome:
+    """Validate a large build store: shapes on a sample, integrity checks on everything."""
+    started = time.monotonic()
+    part = sample(store, per_class=per_class)
+    graph = rdflib.Graph()
+    for q in part:
+        graph.add((_rdflib(q.subject), _rdflib(q.predicate), _rdflib(q.object)))
+    shapes = _shapes(store)
+    if not len(shapes):
+        problem = Violation(file="", focus="(shapes)", path="", message="the store has no shapes graph", shape="shapes")
+        return Outcome([problem], "ARKG validation FAILED: no shapes to validate with", 0)
+    inputs = Inputs(Path("."), [], part, graph, shapes, {})
+    violations = sorted(set(engine.run(inputs).violations) | set(check_store(store)))
+    text = report.render(violations, triples=len(graph), files=0, seconds=time.monotonic() - started,
+                         engine=f"shapes on a sample of {len(graph)} triples ({per_class} nodes per class at most) "
+                                f"and {len(STORE_CHECKS)} integrity checks over all {len(store)} quads")
+    return Outcome(violations, text, len(graph))
