@@ -124,10 +124,32 @@ def matrix_figure(data: who_says.Matrix, about: str | None) -> Figure:
 
 # --- the web of meetings
 
-NET_W, NET_H, MARGIN_X, MARGIN_Y = 860, 560, 120, 40
+NET_W, MARGIN_X, MARGIN_Y = 860, 100, 20
 STATUS_STYLE = {  # (dash pattern, stroke width): readable without colour
     "Uncontested": ("", 3.0), "SingleSource": ("7 4", 1.8), "Contested": ("10 3 2 3", 3.0),
     "OnlyDenied": ("1.5 4", 2.2), "OnlyQuestioned": ("1.5 4", 1.2), "": ("", 1.0)}
+
+
+def _layout(graph: nx.Graph) -> tuple[dict[str, tuple[float, float]], int]:
+    """Positions for every node, and the height used: each connected part laid out on its own
+    (networkx spring layout, fixed seed) in a square sized by its node count, the squares
+    packed in rows, largest first, so small parts do not crush the big one into a corner."""
+    parts = sorted((sorted(c) for c in nx.connected_components(graph)), key=lambda c: (-len(c), c[0]))
+    at: dict[str, tuple[float, float]] = {}
+    x = y = row_h = 0.0
+    for part in parts:
+        side = min(NET_W - 2 * MARGIN_X, 150 * len(part) ** 0.5)
+        if x and x + side > NET_W - 2 * MARGIN_X:
+            x, y, row_h = 0.0, y + row_h, 0.0
+        sub = graph.subgraph(part)
+        pos = nx.spring_layout(sub, seed=SEED, k=1.6 / len(part) ** 0.5, iterations=200) if len(part) > 1 else {part[0]: (0.0, 0.0)}
+        xs, ys = [p[0] for p in pos.values()], [p[1] for p in pos.values()]
+        for iri, (px, py) in pos.items():
+            fx = (px - min(xs)) / (max(xs) - min(xs)) if max(xs) > min(xs) else 0.5
+            fy = (py - min(ys)) / (max(ys) - min(ys)) if max(ys) > min(ys) else 0.5
+            at[iri] = (round(MARGIN_X + x + 20 + fx * (side - 40), 1), round(MARGIN_Y + y + 20 + fy * (side - 40), 1))
+        x, row_h = x + side, max(row_h, side)
+    return at, int(y + row_h + 2 * MARGIN_Y)
 
 
 def network_figure(data: meetings.Network, about: str | None) -> Figure:
@@ -136,15 +158,8 @@ def network_figure(data: meetings.Network, about: str | None) -> Figure:
         graph.add_node(node.iri)
     for e in sorted(data.edges, key=lambda e: (e.subject, e.predicate, e.object)):
         graph.add_edge(e.subject, e.object)
-    positions = nx.spring_layout(graph, seed=SEED, k=1.6 / max(1, len(graph)) ** 0.5, iterations=200) if len(graph) else {}
-    xs = [p[0] for p in positions.values()] or [0.0]
-    ys = [p[1] for p in positions.values()] or [0.0]
-
-    def scale(v: float, lo: float, hi: float, size: int, margin: int) -> float:
-        return margin + (size - 2 * margin) * ((v - lo) / (hi - lo) if hi > lo else 0.5)
-
-    at = {iri: (round(scale(p[0], min(xs), max(xs), NET_W, MARGIN_X), 1), round(scale(p[1], min(ys), max(ys), NET_H, MARGIN_Y), 1))
-          for iri, p in positions.items()}
+    at, used = _layout(graph)
+    height = max(used, 160)
     seen_pairs: dict[frozenset, int] = {}
     edges = []
     for e in data.edges:
@@ -157,7 +172,7 @@ def network_figure(data: meetings.Network, about: str | None) -> Figure:
                       "status": STATUS_WORDS.get(e.status, "")})
     nodes = [{"node": n, "x": at[n.iri][0], "y": at[n.iri][1], "label": clip(n.label, 28), "centre": n.iri == data.centre}
              for n in data.nodes]
-    return Figure("meetings", data, NET_W, NET_H + 40, about, {"edges": edges, "nodes": nodes, "legend_y": NET_H + 18,
+    return Figure("meetings", data, NET_W, height + 40, about, {"edges": edges, "nodes": nodes, "legend_y": height + 18,
                                                              "styles": STATUS_STYLE})
 
 
