@@ -70,6 +70,16 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = Field("", description="Comma-separated addresses of reverse proxies whose "
                                      "X-Forwarded-For names the client (per-client limits); empty: trust no one, "
                                      "the TCP peer is the client. '*' trusts everyone (never on a public port).")
+    metrics: bool = Field(True, description="Serve /metrics (Prometheus text format).")
+    metrics_dir: Optional[Path] = Field(None, description="Directory of prometheus_client's per-process files, "
+                                        "emptied at start (default: a new temporary directory per start).")
+    query_log: bool = Field(True, description="Write the query log (JSON lines; README 'Operations').")
+    query_log_path: Path = Field(Path("var/log/queries.jsonl"), description="The query log file (one per "
+                                 "process, suffixed with its pid, when workers > 1).")
+    query_log_max_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Size at which the query log rotates.")
+    query_log_backups: int = Field(5, ge=0, description="Rotated query log files kept.")
+    query_log_salt: Optional[SecretStr] = Field(None, description="Salt of the client hash in the query log "
+                                                "(default: new at each start, so hashes link nothing across runs).")
 
     @field_validator("public_url", "base_iri")
     @classmethod
@@ -91,6 +101,8 @@ class Settings(BaseSettings):
                 continue
             if isinstance(value, list):
                 value = ",".join(value)
+            if isinstance(value, SecretStr):  # str() would give '**********'
+                value = value.get_secret_value()
             env[f"ARKG_{name.upper()}"] = str(value)
         return env
 

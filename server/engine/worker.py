@@ -37,6 +37,7 @@ class Request:
     default_graphs: tuple[str, ...] = field(default=())
     named_graphs: tuple[str, ...] = field(default=())
     has_dataset_clause: bool = False  # the query has FROM / FROM NAMED: it sets its own dataset
+    base_iri: str | None = None  # relative IRIs in the query resolve against it (the endpoint's URL)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def execute(store: ox.Store, request: Request, *, max_bytes: int) -> tuple[str, 
     """Evaluate and serialise; returns (kind, format name, body)."""
     from server.model import formats
 
-    options = {}
+    options = {"base_iri": request.base_iri} if request.base_iri else {}
     if request.default_graphs or request.named_graphs:
         options["default_graph"] = [ox.NamedNode(g) for g in request.default_graphs] or ox.DefaultGraph()
         options["named_graphs"] = [ox.NamedNode(g) for g in request.named_graphs]

@@ -17,6 +17,12 @@ Traceback (most recent call last):
 server.model.formats.NotAcceptable: None of the media types in the Accept header is offered here. Offered: application/sparql-results+json, application/sparql-results+xml, text/csv, text/tab-separated-values
 >>> by_name("nt").media_type
 'application/n-triples'
+>>> hinted(["", "JSON", "application/json"], GRAPH).name  # the hints SPARQLWrapper sends
+'jsonld'
+>>> hinted(["text/csv"], GRAPH) is None  # fits nothing: Accept negotiation decides
+True
+>>> TURTLE.iri
+'http://www.w3.org/ns/formats/Turtle'
 """
 
 from __future__ import annotations
@@ -46,6 +52,12 @@ class Format:
     ox: ox.RdfFormat | ox.QueryResultsFormat | None = None
     aliases: tuple[str, ...] = field(default=())  # other media types accepted for it
     charset: bool = True
+    w3c: str | None = None  # local name of its W3C format IRI (https://www.w3.org/ns/formats/)
+    hints: tuple[str, ...] = field(default=())  # short names clients send in format/output/results
+
+    @property
+    def iri(self) -> str | None:
+        return W3C_FORMATS + self.w3c if self.w3c else None
 
     @property
     def content_type(self) -> str:
@@ -56,24 +68,34 @@ class Format:
         return isinstance(self.ox, ox.RdfFormat) and self.ox.supports_datasets
 
 
-def _rdf(fmt: ox.RdfFormat, *aliases: str, name: str | None = None) -> Format:
-    return Format(name or fmt.file_extension, fmt.media_type, fmt, aliases)
+W3C_FORMATS = "http://www.w3.org/ns/formats/"
 
 
-def _results(fmt: ox.QueryResultsFormat, name: str, *aliases: str) -> Format:
-    return Format(name, fmt.media_type.split(";")[0], fmt, aliases)
+def _rdf(fmt: ox.RdfFormat, w3c: str, *aliases: str, hints: tuple[str, ...] = ()) -> Format:
+    return Format(fmt.file_extension, fmt.media_type, fmt, aliases, w3c=w3c,
+                  hints=(fmt.file_extension, *hints))
 
 
-JSON = _results(ox.QueryResultsFormat.JSON, "json", "application/json")
-XML = _results(ox.QueryResultsFormat.XML, "xml", "application/xml", "text/xml")
-CSV = _results(ox.QueryResultsFormat.CSV, "csv")
-TSV = _results(ox.QueryResultsFormat.TSV, "tsv")
-TURTLE = _rdf(ox.RdfFormat.TURTLE, "application/x-turtle")
-NTRIPLES = _rdf(ox.RdfFormat.N_TRIPLES, "text/plain")
-JSONLD = _rdf(ox.RdfFormat.JSON_LD, "application/json")
-RDFXML = _rdf(ox.RdfFormat.RDF_XML, "application/xml", "text/xml")
-TRIG = _rdf(ox.RdfFormat.TRIG)
-NQUADS = _rdf(ox.RdfFormat.N_QUADS)
+def _results(fmt: ox.QueryResultsFormat, name: str, w3c: str, *aliases: str) -> Format:
+    return Format(name, fmt.media_type.split(";")[0], fmt, aliases, w3c=w3c, hints=(name,))
+
+
+# The one table of formats: short name, media types, W3C format IRI, and the names that
+# SPARQLWrapper, Fuseki and Virtuoso clients send as format/output/results hints. A name
+# may mean a results format for SELECT/ASK and an RDF format for CONSTRUCT/DESCRIBE
+# ("json", "xml"), as those servers read it; within one list of offered formats it is unique.
+JSON = _results(ox.QueryResultsFormat.JSON, "json", "SPARQL_Results_JSON", "application/json")
+XML = _results(ox.QueryResultsFormat.XML, "xml", "SPARQL_Results_XML", "application/xml", "text/xml")
+CSV = _results(ox.QueryResultsFormat.CSV, "csv", "SPARQL_Results_CSV")
+TSV = _results(ox.QueryResultsFormat.TSV, "tsv", "SPARQL_Results_TSV")
+# Turtle is a subset of N3: an N3 reader reads it.
+TURTLE = _rdf(ox.RdfFormat.TURTLE, "Turtle", "application/x-turtle", "text/n3", "text/rdf+n3",
+              hints=("turtle", "n3"))
+NTRIPLES = _rdf(ox.RdfFormat.N_TRIPLES, "N-Triples", "text/plain", hints=("ntriples", "n-triples"))
+JSONLD = _rdf(ox.RdfFormat.JSON_LD, "JSON-LD", "application/json", hints=("json-ld", "json"))
+RDFXML = _rdf(ox.RdfFormat.RDF_XML, "RDF_XML", "application/xml", "text/xml", hints=("rdf+xml", "rdfxml", "xml"))
+TRIG = _rdf(ox.RdfFormat.TRIG, "TriG")
+NQUADS = _rdf(ox.RdfFormat.N_QUADS, "N-Quads", hints=("nquads", "n-quads"))
 HTML = Format("html", "text/html", None, ("application/xhtml+xml",))
 
 RESULTS = [JSON, XML, CSV, TSV]  # SELECT and ASK
@@ -88,6 +110,24 @@ def by_name(name: str, offered: list[Format] = ALL) -> Format:
         if name in (fmt.name, fmt.media_type):
             return fmt
     raise UnknownFormat(f"Unknown format {name!r}; use one of: {', '.join(f.name for f in offered)}")
+
+
+def hinted(values: list[str], offered: list[Format]) -> Format | None:
+    """The offered format named by the first hint that names one, or None.
+
+    Hints are ``format``/``output``/``results`` parameter values: short names or media
+    types, case-insensitive; empty values are skipped and a value may list several media
+    types, as an Accept header does (SPARQLWrapper repeats its Accept header there).
+    """
+    for value in values:
+        for item in value.split(","):
+            key = item.split(";")[0].strip().lower()
+            if not key:
+                continue
+            for fmt in offered:
+                if key in fmt.hints or key == fmt.media_type or key in fmt.aliases:
+                    return fmt
+    return None
 
 
 def _parse_accept(header: str) -> list[tuple[str, str, float]]:

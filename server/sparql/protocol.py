@@ -25,6 +25,9 @@ FORM = "application/x-www-form-urlencoded"
 QUERY = "application/sparql-query"
 UPDATE = "application/sparql-update"
 
+# Where clients put a result format: Virtuoso reads `format`, Fuseki `output` (and
+# `format`), rasqal `results`; SPARQLWrapper sends all three.
+FORMAT_HINTS = ("format", "output", "results")
 READ_ONLY = ("This SPARQL service is read-only: the 'update' operation is refused. "
              "Send queries (SELECT, ASK, CONSTRUCT, DESCRIBE) only.")
 
@@ -40,7 +43,9 @@ class ProtocolQuery:
     query: str | None  # None: no query (a request for the service description)
     default_graphs: tuple[str, ...] = ()
     named_graphs: tuple[str, ...] = ()
-    format: str | None = None  # ?format= override of content negotiation
+    # format/output/results values, in request order: hints that override Accept when one
+    # names a format fitting the query form (formats.hinted)
+    format_hints: tuple[str, ...] = ()
 
 
 def _text(raw: bytes, what: str) -> str:
@@ -58,9 +63,6 @@ def parse_params(items: list[tuple[str, str]]) -> ProtocolQuery:
         raise ProtocolError(403, READ_ONLY)
     if len(queries) > 1:
         raise ProtocolError(400, f"Exactly one 'query' parameter is allowed; this request has {len(queries)}.")
-    formats = [v for k, v in items if k == "format"]
-    if len(formats) > 1:
-        raise ProtocolError(400, "At most one 'format' parameter is allowed.")
     query = queries[0] if queries else None
     if query is not None and query.startswith("\ufeff"):
         query = query[1:]  # a byte order mark from an editor's saved file is not part of the query
@@ -72,7 +74,7 @@ def parse_params(items: list[tuple[str, str]]) -> ProtocolQuery:
         query=query,
         default_graphs=tuple(v for k, v in items if k == "default-graph-uri"),
         named_graphs=tuple(v for k, v in items if k == "named-graph-uri"),
-        format=formats[0] if formats else None,
+        format_hints=tuple(v for k, v in items if k in FORMAT_HINTS and v.strip()),
     )
 
 

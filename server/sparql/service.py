@@ -45,9 +45,7 @@ def prepare(pq: ProtocolQuery, accept: str | None, info: DatasetInfo, urls: UrlM
     _graphs(tuple(analysis.from_named), info, urls, "FROM NAMED graph")
 
     def choose(offered: list[formats.Format]) -> formats.Format:
-        if pq.format:
-            return formats.by_name(pq.format, offered)
-        return formats.negotiate(accept, offered)
+        return formats.hinted(pq.format_hints, offered) or formats.negotiate(accept, offered)
 
     form = analysis.form
     if form in ("SELECT", "ASK"):
@@ -59,15 +57,16 @@ def prepare(pq: ProtocolQuery, accept: str | None, info: DatasetInfo, urls: UrlM
     else:  # not recognisable: the parser will say why; pick formats leniently
         try:
             solutions = choose(formats.RESULTS)
-        except (formats.NotAcceptable, formats.UnknownFormat):
+        except formats.NotAcceptable:
             solutions = formats.JSON
         try:
             graph = choose(formats.GRAPH)
-        except (formats.NotAcceptable, formats.UnknownFormat):
+        except formats.NotAcceptable:
             graph = formats.TURTLE
         expected = solutions
     request = Request(pq.query, solutions.name, graph.name, default_graphs, named_graphs,
-                      has_dataset_clause=bool(analysis.from_graphs or analysis.from_named))
+                      has_dataset_clause=bool(analysis.from_graphs or analysis.from_named),
+                      base_iri=urls.sparql_endpoint)  # as Oxigraph's server does
     # With default-graph-uri / named-graph-uri the engine may read quads of other graphs
     # and drop them: the cost is no longer bounded by the result.
     is_bounded = not (default_graphs or named_graphs) and bounded.is_bounded(pq.query)

@@ -20,13 +20,6 @@ RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 DCTERMS = "http://purl.org/dc/terms/"
 XSD_INT = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
 
-# W3C format IRIs (https://www.w3.org/ns/formats/) for the formats the endpoint serves.
-FORMAT_IRIS = {
-    "json": "SPARQL_Results_JSON", "xml": "SPARQL_Results_XML", "csv": "SPARQL_Results_CSV",
-    "tsv": "SPARQL_Results_TSV", "ttl": "Turtle", "nt": "N-Triples", "jsonld": "JSON-LD",
-    "rdf": "RDF_XML", "trig": "TriG", "nq": "N-Quads",
-}
-
 
 def service_description(urls: UrlMap, info: DatasetInfo, *, allowed_services: list[str]) -> list[ox.Triple]:
     """The description of the endpoint at ``urls.sparql_endpoint``."""
@@ -53,8 +46,7 @@ def service_description(urls: UrlMap, info: DatasetInfo, *, allowed_services: li
     if allowed_services:
         triples.append(ox.Triple(service, sd("feature"), sd("BasicFederatedQuery")))
     for fmt in formats.RESULTS + formats.GRAPH:
-        triples.append(ox.Triple(service, sd("resultFormat"),
-                                 ox.NamedNode("http://www.w3.org/ns/formats/" + FORMAT_IRIS[fmt.name])))
+        triples.append(ox.Triple(service, sd("resultFormat"), ox.NamedNode(fmt.iri)))
     for graph_iri, count in sorted(info.graph_counts.items()):
         name = graph_iri.rsplit("/", 1)[-1]
         named = ox.NamedNode(f"{urls.sparql_endpoint}#named-graph-{name}")

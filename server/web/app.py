@@ -18,10 +18,13 @@ from server.web import errors
 from server.web.compression import Compression
 from server.web.fastpath import FastPathApp
 from server.web.limits import ClientLimiter
+from server.web.metrics import RequestMetrics
+from server.web.querylog import open_query_log
 from server.web.reload import InFlightMiddleware, reloading
 from server.web.routers import documents
 from server.web.routers import dumps
 from server.web.routers import meta
+from server.web.routers import metrics as metrics_routes
 from server.web.routers import pages
 from server.web.routers import pictures
 from server.web.routers import search
@@ -73,13 +76,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.dependency_overrides[get_settings] = lambda: settings
     errors.install(app)
     app.state.limiter = ClientLimiter.from_settings(settings) if settings.rate_limit else None
+    app.state.query_log = open_query_log(settings)  # web/querylog.py; None when switched off
     app.add_middleware(InFlightMiddleware)
     app.add_middleware(Compression, minimum_size=1024)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,
                        allow_methods=["GET", "HEAD", "POST", "OPTIONS"], allow_headers=["*"],
                        expose_headers=["ETag", "Content-Location", "Location", "Retry-After"], max_age=86400)
+    app.add_middleware(RequestMetrics)  # outermost: counts every answer as the client gets it
     app.openapi = lambda: _openapi_with_unique_ids(app)
     for router in (sparql.router, meta.router, documents.router, pages.router, dumps.router, wellknown.router, search.router):
         app.include_router(router)
+    app.include_router(metrics_routes.router)  # /metrics
     app.include_router(pictures.router)  # /pictures/..., /contested
     return app

@@ -36,6 +36,7 @@ from server.model.urls import UrlMap
 from server.web.caching import CACHE_DYNAMIC, conditional, etag_for
 from server.web.errors import ClientError
 from server.web.limits import run_with_limits
+from server.web.observe import observed
 from server.web.templating import TEMPLATE_DIGEST, render
 
 DISPLAY_ROWS = 500  # rows shown in the query page's table; downloads carry all of them
@@ -248,7 +249,8 @@ def _triples(body: bytes) -> Results:
 async def run_for_page(request: Request, backend: Backend, urls: UrlMap, settings: Settings, query: str) -> Results:
     """Run ``query`` as the endpoint would (same guard and limits) and tabulate the results."""
     prepared = prepare(ProtocolQuery(query), RESULT_ACCEPT, backend.info, urls, settings.allowed_service_endpoints)
-    result = await run_with_limits(request, backend, prepared.request, bounded=prepared.bounded)
+    async with observed(request, query, bounded=prepared.bounded) as seen:  # metrics and query log
+        seen.result_bytes = len(result.body)
     parse = _triples if result.kind == "triples" else _solutions
     results = await run_in_threadpool(parse, result.body)
     results.seconds = result.seconds

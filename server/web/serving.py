@@ -21,11 +21,16 @@ Why not plain ``uvicorn.run``: these behaviours differ from uvicorn's defaults.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import secrets
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+from pathlib import Path
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
@@ -114,8 +119,26 @@ def config(settings: Settings) -> uvicorn.Config:
         proxy_headers=bool(settings.forwarded_allow_ips), forwarded_allow_ips=settings.forwarded_allow_ips or None)
 
 
+def prepare_metrics(settings: Settings) -> None:
+    """Before any worker starts: an empty directory for prometheus_client's per-process files
+    in ``PROMETHEUS_MULTIPROC_DIR`` (web/metrics.py; counts of an earlier run would add to
+    this one's), and one query-log salt for every worker (web/querylog.py)."""
+    if settings.metrics_dir is None:
+        directory = Path(tempfile.mkdtemp(prefix="arkg-metrics-"))
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    else:
+        directory = Path(settings.metrics_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    if settings.query_log_salt is None:
+        os.environ["ARKG_QUERY_LOG_SALT"] = secrets.token_hex(16)
+
+
 def run(settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT (graceful: in-flight requests finish first)."""
+    prepare_metrics(settings)
     # Until each process's lifespan handles SIGHUP, a reload request must not kill it (the
     # default action); children inherit the ignored disposition, query workers keep it.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)

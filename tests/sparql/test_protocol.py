@@ -81,8 +81,54 @@ def test_ask_and_describe(client):
 def test_format_parameter_overrides_accept(client):
     r = client.get("/sparql", params={"query": COUNT, "format": "tsv"}, headers={"Accept": "application/json"})
     assert r.headers["content-type"].startswith("text/tab-separated-values")
-    r = client.get("/sparql", params={"query": COUNT, "format": "ttl"})
-    assert r.status_code == 400 and "json" in r.text
+
+
+CONSTRUCT_ONE = "CONSTRUCT { <urn:x:s> <urn:x:p> 1 } WHERE {}"
+
+
+@pytest.mark.parametrize("hints, query, media", [
+    # as SPARQLWrapper sends them: all three parameters, media type repeated (empty for */*)
+    ([("format", "tsv"), ("format", "text/tab-separated-values"), ("output", "tsv"),
+      ("output", "text/tab-separated-values"), ("results", "tsv")], COUNT, "text/tab-separated-values"),
+    ([("format", "json-ld"), ("format", ""), ("output", "json-ld"), ("results", "json-ld")], COUNT,
+     "application/sparql-results+json"),  # fits no SELECT format: Accept (none) decides
+    ([("format", "json"), ("output", "json"), ("results", "json")], CONSTRUCT_ONE, "application/ld+json"),
+    ([("format", "XML")], CONSTRUCT_ONE, "application/rdf+xml"),
+    ([("format", "XML")], COUNT, "application/sparql-results+xml"),
+    ([("output", "N3")], CONSTRUCT_ONE, "text/turtle"),
+    ([("results", "ntriples")], CONSTRUCT_ONE, "application/n-triples"),
+    ([("format", "rdf+xml"), ("format", "application/rdf+xml")], CONSTRUCT_ONE, "application/rdf+xml"),
+    ([("format", "nquads")], CONSTRUCT_ONE, "application/n-quads"),
+    ([("format", "trig")], CONSTRUCT_ONE, "application/trig"),
+    ([("format", "application/ld+json,application/x-json+ld")], CONSTRUCT_ONE, "application/ld+json"),
+    ([("format", "csv"), ("format", "nt")], CONSTRUCT_ONE, "application/n-triples"),  # first that fits
+    ([("format", "text/csv; charset=utf-8")], COUNT, "text/csv"),
+    ([("format", "nonsense"), ("flavour", "x")], COUNT, "application/sparql-results+json"),
+])
+def test_format_hints_as_real_clients_send_them(client, hints, query, media):
+    r = client.get("/sparql", params=[("query", query), *hints])
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].split(";")[0] == media
+
+
+def test_a_hint_that_fits_nothing_leaves_the_choice_to_accept(client):
+    r = client.get("/sparql", params={"query": CONSTRUCT_ONE, "format": "csv"},
+                   headers={"Accept": "application/n-triples"})
+    assert r.headers["content-type"].startswith("application/n-triples")
+    r = client.post("/sparql", data={"query": COUNT, "output": "turtle"}, headers={"Accept": "text/csv"})
+    assert r.headers["content-type"].startswith("text/csv")
+
+
+def test_relative_iris_resolve_against_the_endpoint(client):
+    # the W3C protocol test query; as in Oxigraph, the base is the endpoint's URL
+    r = client.get("/sparql", params={"query": "CONSTRUCT { <s> <p> 1 } WHERE {}"},
+                   headers={"Accept": "application/n-triples"})
+    assert r.status_code == 200, r.text
+    (triple,) = ox.parse(r.content, format=ox.RdfFormat.N_TRIPLES)
+    assert triple.subject == ox.NamedNode("http://testserver/s")
+    r = client.get("/sparql", params={"query": "BASE <http://example.org/a/> CONSTRUCT { <s> <p> 1 } WHERE {}"},
+                   headers={"Accept": "application/n-triples"})  # the query's own BASE wins
+    assert next(ox.parse(r.content, format=ox.RdfFormat.N_TRIPLES)).subject == ox.NamedNode("http://example.org/a/s")
 
 
 def test_default_and_named_graph_parameters(client):

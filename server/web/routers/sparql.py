@@ -19,6 +19,7 @@ from server.web.caching import CACHE_DYNAMIC, etag_for, not_modified
 from server.web.deps import get_backend, get_urls
 from server.web.errors import ClientError
 from server.web.limits import run_with_limits
+from server.web.observe import observed
 from server.web.fastpath import RequestOnlyRoute
 from server.web.pages import query_page
 
@@ -36,9 +37,13 @@ _QUERY_DOC = {
         {"name": "named-graph-uri", "in": "query", "required": False,
          "schema": {"type": "array", "items": {"type": "string"}}, "explode": True,
          "description": "Named graph(s) of this dataset visible to GRAPH."},
-        {"name": "format", "in": "query", "required": False,
-         "schema": {"type": "string", "enum": [f.name for f in formats.RESULTS + formats.GRAPH]},
-         "description": "Result format, overriding the Accept header (for download links)."},
+        *({"name": name, "in": "query", "required": False,
+           "schema": {"type": "array", "items": {"type": "string"}}, "explode": True,
+           "description": "Result format hint, overriding the Accept header: a short name ("
+                          + ", ".join(sorted({h for f in formats.RESULTS + formats.GRAPH for h in f.hints}))
+                          + ") or a media type, case-insensitive. The first value that fits the query form "
+                            "wins; one that fits nothing leaves the choice to Accept."}
+          for name in protocol.FORMAT_HINTS),
     ],
     "responses": {
         "200": {"description": "Query results (SPARQL JSON/XML/CSV/TSV for SELECT and ASK; Turtle, N-Triples, "
@@ -59,7 +64,8 @@ _POST_DOC = {
     "requestBody": {"required": True, "content": {
         "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
             "query": {"type": "string"}, "default-graph-uri": {"type": "array", "items": {"type": "string"}},
-            "named-graph-uri": {"type": "array", "items": {"type": "string"}}, "format": {"type": "string"}},
+            "named-graph-uri": {"type": "array", "items": {"type": "string"}},
+            **{name: {"type": "array", "items": {"type": "string"}} for name in protocol.FORMAT_HINTS}},
             "required": ["query"]}},
         "application/sparql-query": {"schema": {"type": "string"}},
     }},
@@ -106,7 +112,9 @@ async def answer(request: Request, pq: protocol.ProtocolQuery, backend: Backend,
         headers["ETag"] = etag
     else:
         headers["Cache-Control"] = "no-store"
-    result = await run_with_limits(request, backend, prepared.request, bounded=prepared.bounded)
+    async with observed(request, pq.query, bounded=prepared.bounded) as seen:  # metrics and query log
+        result = await run_with_limits(request, backend, prepared.request, bounded=prepared.bounded)
+        seen.result_bytes = len(result.body)
     fmt = formats.by_name(result.format)
     return Response(result.body, media_type=fmt.content_type, headers=headers)
 

@@ -1,0 +1,187 @@
+"""Real clients against a live server: SPARQLWrapper with each of its return formats, and
+the request shape of Java's HttpClient (``Upgrade: h2c``) over a raw socket, and Apache
+Jena's ``rsparql`` where Debian's libapache-jena-java and a JRE are installed."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import socket
+import subprocess
+import warnings
+from pathlib import Path
+from urllib.parse import quote
+
+import pyoxigraph as ox
+import pytest
+from SPARQLWrapper import POST, POSTDIRECTLY, SPARQLWrapper, URLENCODED
+
+pytestmark = pytest.mark.slow
+
+PERSON = "https://w3id.org/arkg/id/person/ahmad-massoud"
+QUERIES = {
+    "SELECT": "SELECT ?s ?t WHERE { ?s a ?t } ORDER BY ?s ?t LIMIT 3",
+    "ASK": "ASK { ?s a ?t }",
+    "CONSTRUCT": "CONSTRUCT { ?s a ?t } WHERE { ?s a ?t } LIMIT 5",
+    "DESCRIBE": f"DESCRIBE <{PERSON}>",
+}
+RESULTS = {"json": ox.QueryResultsFormat.JSON, "xml": ox.QueryResultsFormat.XML,
+           "csv": ox.QueryResultsFormat.CSV, "tsv": ox.QueryResultsFormat.TSV}
+GRAPHS = {"turtle": ox.RdfFormat.TURTLE, "n3": ox.RdfFormat.N3, "rdf": ox.RdfFormat.RDF_XML,
+          "rdf+xml": ox.RdfFormat.RDF_XML, "xml": ox.RdfFormat.RDF_XML, "json-ld": ox.RdfFormat.JSON_LD,
+          "json": ox.RdfFormat.JSON_LD}
+RETURN_FORMATS = ["json", "xml", "turtle", "n3", "rdf", "rdf+xml", "csv", "tsv", "json-ld"]  # SPARQLWrapper's 9
+METHODS = {"GET": None, "POST form": URLENCODED, "POST direct": POSTDIRECTLY}
+
+
+def asked(form: str, return_format: str) -> ox.QueryResultsFormat | ox.RdfFormat | None:
+    """The format the answer must be in, or None where the format fits no format of that query
+    form (SPARQLWrapper then sends ``Accept: */*`` and the server's default answers)."""
+    table = RESULTS if form in ("SELECT", "ASK") else GRAPHS
+    return table.get(return_format)
+
+
+def default_for(form: str) -> ox.QueryResultsFormat | ox.RdfFormat:
+    return ox.QueryResultsFormat.JSON if form in ("SELECT", "ASK") else ox.RdfFormat.TURTLE
+
+
+def check_answer(form: str, body: bytes, fmt) -> None:
+    """The body parses in ``fmt`` and holds what the query asks for."""
+    if fmt is ox.QueryResultsFormat.CSV:  # lossy: pyoxigraph will not read it back; the csv module does
+        rows = list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
+        if form == "ASK":
+            assert rows[-1] == ["true"], rows
+        else:
+            assert rows[0] == ["s", "t"] and len(rows) == 4 and all(row[0] and row[1] for row in rows[1:])
+    elif isinstance(fmt, ox.QueryResultsFormat):
+        parsed = ox.parse_query_results(body, format=fmt)
+        if form == "ASK":
+            assert isinstance(parsed, ox.QueryBoolean) and bool(parsed)
+        else:
+            rows = list(parsed)
+            assert len(rows) == 3 and all(row["s"] is not None for row in rows)
+    else:
+        triples = list(ox.parse(body, format=fmt))
+        if form == "CONSTRUCT":
+            assert len(triples) == 5
+        else:
+            assert any(t.subject == ox.NamedNode(PERSON) for t in triples)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("form", QUERIES)
+@pytest.mark.parametrize("return_format", RETURN_FORMATS)
+def test_sparqlwrapper_every_return_format_and_method(live_server, return_format, form, method):
+    client = SPARQLWrapper(live_server.url + "/sparql")
+    client.setQuery(QUERIES[form])
+    client.setReturnFormat(return_format)
+    if METHODS[method]:
+        client.setMethod(POST)
+        client.setRequestMethod(METHODS[method])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "Sending Accept header '*/*' ..." for misfits
+        response = client.query()
+    body = response.response.read()
+    media = response.response.headers["Content-Type"].split(";")[0]
+    fmt = asked(form, return_format) or default_for(form)
+    assert response.response.status == 200
+    expected_media = fmt.media_type.split(";")[0]
+    if fmt is ox.RdfFormat.N3:  # Turtle is served: an N3 reader reads it
+        expected_media = ox.RdfFormat.TURTLE.media_type
+    assert media == expected_media, (return_format, form, method, media)
+    check_answer(form, body, fmt)
+
+
+def test_sparqlwrapper_converts_what_it_asked_for(live_server):
+    """SPARQLWrapper's own converters accept the answers (JSON dict, rdflib Graph, XML DOM)."""
+    client = SPARQLWrapper(live_server.url + "/sparql")
+    client.setQuery(QUERIES["SELECT"])
+    client.setReturnFormat("json")
+    assert len(client.queryAndConvert()["results"]["bindings"]) == 3
+    client.setQuery(QUERIES["CONSTRUCT"])
+    for return_format in ("rdf+xml", "json-ld"):
+        client.setReturnFormat(return_format)
+        assert len(client.queryAndConvert()) == 5
+    client.setQuery(QUERIES["ASK"])
+    client.setReturnFormat("xml")
+    assert client.queryAndConvert().getElementsByTagName("boolean")[0].firstChild.data == "true"
+
+
+# What the JDK's HttpClient sends on every HTTP/1.1 request (it offers an upgrade to HTTP/2).
+H2C = (b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+       b"HTTP2-Settings: AAEAAEAAAAIAAAAAAAMAAAAAAAQBAAAAAAUAAEAA\r\n")
+
+
+def _exchange(port: int, request: bytes, responses: int = 1) -> list[bytes]:
+    """Send ``request`` ``responses`` times on one connection; the raw responses, in order."""
+    out = []
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        for _ in range(responses):
+            sock.sendall(request)
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                line = reader.readline()
+                assert line, "connection closed before a full response head"
+                head += line
+            length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:")))
+            out.append(head + reader.read(length))
+    return out
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+@pytest.mark.parametrize("content_type, body", [
+    ("application/x-www-form-urlencoded", b"query=" + quote("ASK { ?s a ?t }").encode()),
+    ("application/sparql-query", b"ASK { ?s a ?t }"),
+])
+def test_java_clients_h2c_upgrade_offer_is_ignored_and_the_body_kept(live_server, framing, content_type, body):
+    if framing == "chunked":
+        framed = b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+    else:
+        framed = b"Content-Length: %d\r\n\r\n" % len(body) + body
+    request = (b"POST /sparql HTTP/1.1\r\nHost: 127.0.0.1\r\n" + H2C
+               + b"Content-Type: " + content_type.encode() + b"\r\nAccept: application/sparql-results+json\r\n"
+               + framed)
+    for response in _exchange(live_server.port, request, responses=2):  # and the connection stays usable
+        assert response.startswith(b"HTTP/1.1 200 "), response[:300]
+        assert response.endswith(b'"boolean":true}')
+
+
+def test_java_clients_h2c_get_is_served(live_server):
+    request = (b"GET /sparql?query=" + quote("ASK { ?s a ?t }").encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               + H2C + b"Accept: application/sparql-results+json\r\n\r\n")
+    (response,) = _exchange(live_server.port, request)
+    assert response.startswith(b"HTTP/1.1 200 ") and response.endswith(b'"boolean":true}')
+
+
+JENA_JARS = Path("/usr/share/java")
+
+
+def _jena_command() -> list[str] | None:
+    """Jena's rsparql from Debian's libapache-jena-java: the package's script if it ships one,
+    else ``java -cp <jena jars> arq.rsparql``."""
+    script = shutil.which("rsparql")
+    if script:
+        return [script]
+    java = shutil.which("java")
+    jars = sorted(JENA_JARS.glob("*.jar")) if (JENA_JARS / "jena-cmds.jar").exists() else []
+    if not java or not jars:
+        return None
+    return [java, "-cp", ":".join(str(j) for j in jars), "arq.rsparql"]
+
+
+@pytest.mark.parametrize("post", [True, False])
+def test_jena_rsparql(live_server, post):
+    command = _jena_command()
+    if command is None:
+        pytest.skip("Jena's rsparql needs Debian's libapache-jena-java and a JRE (java); not installed here")
+    args = [*command, "--service", live_server.url + "/sparql", "--results", "json",
+            "--query", "/dev/stdin"]
+    if post:
+        args.insert(len(command), "--post")
+    run = subprocess.run(args, input=QUERIES["SELECT"].encode(), capture_output=True, timeout=120)
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    rows = list(ox.parse_query_results(run.stdout, format=ox.QueryResultsFormat.JSON))
+    assert len(rows) == 3
