@@ -19,11 +19,12 @@ import unicodedata
 
 from anyascii import anyascii
 
-INDEX_SCHEMA = 1  # bump when the tables of the search index change; readers refuse other versions
+INDEX_SCHEMA = 2  # bump when the tables of the search index change; readers refuse other versions
 KINDS = ("person", "organization", "place", "event", "group", "agent")  # the searchable kinds
 MAX_QUERY_CHARS = 200
 
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
+_QUOTE_WORD = re.compile(r"[^\W_]+")
 
 
 def fold(text: str) -> str:
@@ -41,6 +42,11 @@ def ascii_key(text: str) -> str:
 def words(text: str) -> list[str]:
     """The ASCII words of ``text``: safe to quote in an FTS5 query (no operator survives)."""
     return [w for w in ascii_key(text).split(" ") if w]
+
+
+def quote_words(text: str) -> list[str]:
+    """The words of a quote as quote search counts them: folded, letters and digits (FTS5's unicode61)."""
+    return _QUOTE_WORD.findall(fold(text))
 
 
 def slug_words(iri: str) -> str:

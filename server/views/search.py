@@ -16,6 +16,7 @@ replaces the file (``arkg build``, reload). All calls block: run them off the ev
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sqlite3
@@ -25,13 +26,16 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from server.model.search_text import INDEX_SCHEMA, KINDS, MAX_QUERY_CHARS, ascii_key, fold
+from server.model.search_text import INDEX_SCHEMA, KINDS, MAX_QUERY_CHARS, ascii_key, fold, quote_words
 
 MAX_LIMIT = 50
 MAX_OFFSET = 1000  # deeper pages are refused: refine the query instead
-FUZZY_CANDIDATES = 200
+FUZZY_CANDIDATES = 1000  # names rapidfuzz scores, at most
+FUZZY_GRAMS = 5  # rarest trigrams of the query that propose fuzzy candidates
 FUZZY_CUTOFF = 75.0
-RANK_WINDOW = 2000
+RANK_WINDOW = 1000  # quotes ranked by bm25, at most: the first that match, in claim order
+WORK_LIMIT = 2_000_000  # SQLite VM steps one index query may take (tens of ms); then its rows so far
+_TICK = 10_000
 RANKS = ("exact", "folded", "prefix", "substring", "fuzzy")
 _MARK_START, _MARK_END = "\x02", "\x03"
 
@@ -121,6 +125,41 @@ class SearchIndex:
             db = self._local.db = self._connect()
         return db
 
+    def _rows(self, sql: str, args: tuple):
+        """The rows of ``sql``, until it has done ``WORK_LIMIT`` SQLite steps: then the rows so far.
+
+        Rows come in popularity order (rowids), so a query stopped early has read the most
+        mentioned matches; it bounds the few queries whose matches are everywhere but rare together."""
+        db, ticks = self.db, [0]
+
+        def tick() -> int:
+            ticks[0] += 1
+            return ticks[0] > WORK_LIMIT // _TICK
+
+        db.set_progress_handler(tick, _TICK)
+        try:
+            cursor = db.execute(sql, args)
+            while True:
+                try:
+                    row = cursor.fetchone()
+                except sqlite3.OperationalError:  # interrupted by tick()
+                    return
+                if row is None:
+                    return
+                yield row
+        finally:
+            db.set_progress_handler(None, 0)
+
+    def _grams(self, key: str) -> tuple[list[str], bool]:
+        """The key's trigrams found in some name, rarest first, and whether all of them are
+        (if one is in no name, no name contains the key)."""
+        grams = sorted({key[i:i + 3] for i in range(len(key) - 2)})
+        if not grams:
+            return [], False
+        marks = ",".join("?" * len(grams))
+        docs = dict(self.db.execute(f"SELECT gram, docs FROM name_grams WHERE gram IN ({marks})", grams))
+        return sorted(docs, key=lambda g: (docs[g], g)), len(docs) == len(grams)
+
     # --- entities
 
     def entities(self, q: str, *, kind: str | None = None, limit: int = 10, page: int = 1) -> Page:
@@ -132,12 +171,12 @@ class SearchIndex:
         found: dict[int, tuple[float, float, str, str]] = {}  # entity -> (rank, order, spelling, source)
         where, args = ("AND n.kind = ?", (kind,)) if kind else ("", ())
 
-        def add(rank: int, rows, order=lambda entity: entity) -> None:
+        def add(rank: float, rows) -> None:
             for entity, name, source in rows:
                 if entity not in found:
-                    found[entity] = (rank, order(entity), name, source)
-                if len(found) >= need and rank >= 2:  # ranks 0-1 are few rows, read them all
-                    break
+                    found[entity] = (rank, entity, name, source)  # entity ids are in popularity order
+                    if len(found) >= need and rank >= 2:  # ranks 0-1 are few rows, read them all
+                        return
 
         db = self.db
         add(0, db.execute(f"SELECT entity, name, source FROM names n WHERE name = ? {where}", (text, *args)))
@@ -146,16 +185,22 @@ class SearchIndex:
                               (key, fold(text), *args)))
             words = key.split(" ")
             prefix = " ".join([*map(_phrase, words[:-1]), _phrase(words[-1]) + "*"])
+            grams, contains = self._grams(key)
             # Names before identifiers: an anonymous agent's local name repeats its article's slug.
-            for rank, table, expression, names in ((2, "names_words", prefix, True), (2.5, "names_words", prefix, False),
-                                                   (3, "names_tri", _phrase(key), True), (3.5, "names_tri", _phrase(key), False)):
-                if len(found) >= need or (table == "names_tri" and len(key) < 3):
+            for rank, names in ((2, True), (2.5, False), (3, True), (3.5, False)):
+                if len(found) >= need or (rank >= 3 and not contains):
                     continue
                 source = "AND n.source != 'entityId'" if names else "AND n.source = 'entityId'"
-                add(rank, db.execute(f"SELECT n.entity, n.name, n.source FROM {table} t JOIN names n ON n.id = t.rowid "
-                                     f"WHERE {table} MATCH ? {source} {where}", (expression, *args)))
-            if len(found) < need and len(key) >= 3:
-                self._fuzzy(key, where, args, found, need)
+                if rank < 3:
+                    sql = (f"SELECT n.entity, n.name, n.source FROM names_words t JOIN names n ON n.id = t.rowid "
+                           f"WHERE names_words MATCH ? {source} {where}")
+                    add(rank, self._rows(sql, (prefix, *args)))
+                else:  # the two rarest trigrams find the candidates, instr() keeps those containing the key
+                    sql = (f"SELECT n.entity, n.name, n.source FROM names_tri t JOIN names n ON n.id = t.rowid "
+                           f"WHERE names_tri MATCH ? AND instr(n.key, ?) > 0 {source} {where}")
+                    add(rank, self._rows(sql, (" ".join(map(_phrase, grams[:2])), key, *args)))
+            if len(found) < need and grams:
+                self._fuzzy(key, grams, where, args, found, need)
         ordered = sorted(found.items(), key=lambda item: (item[1][0], item[1][1], item[0]))
         window = ordered[offset:offset + limit]
         rows = {}
@@ -169,45 +214,67 @@ class SearchIndex:
                 for e, (rank, _, name, source) in window]
         return Page(hits, offset, len(ordered) > offset + limit)
 
-    def _fuzzy(self, key: str, where: str, args: tuple, found: dict, need: int) -> None:
-        grams = sorted({key[i:i + 3] for i in range(len(key) - 2)})
-        expression = " OR ".join(map(_phrase, grams))
-        bound = self.db.execute("SELECT rowid FROM names_tri WHERE names_tri MATCH ? LIMIT 1 OFFSET ?",
-                                (expression, RANK_WINDOW - 1)).fetchone()
-        window = "AND t.rowid <= ?" if bound else ""
-        rows = self.db.execute(
+    def _fuzzy(self, key: str, grams: list[str], where: str, args: tuple, found: dict, need: int) -> None:
+        # Candidates: names sharing one of the key's rarest trigrams (a misspelling keeps most of
+        # them), at most FUZZY_CANDIDATES, most mentioned first; rapidfuzz scores only those.
+        expression = " OR ".join(map(_phrase, grams[:FUZZY_GRAMS]))
+        rows = list(self._rows(
             f"SELECT n.entity, n.name, n.source, n.key FROM names_tri t JOIN names n ON n.id = t.rowid "
-            f"WHERE names_tri MATCH ? {window} AND n.source != 'entityId' {where} ORDER BY t.rank LIMIT ?",
-            (expression, *((bound[0],) if bound else ()), *args, FUZZY_CANDIDATES)).fetchall()
+            f"WHERE names_tri MATCH ? AND n.source != 'entityId' {where} LIMIT ?", (expression, *args, FUZZY_CANDIDATES)))
         if not rows:
             return
         scored = process.extract(key, [r[3] for r in rows], scorer=fuzz.WRatio, limit=len(rows), score_cutoff=FUZZY_CUTOFF)
-        for _, score, i in scored:
+        for _, score, i in sorted(scored, key=lambda s: (-s[1], rows[s[2]][0])):  # better score, then popularity
             entity, name, source, _ = rows[i]
             if entity not in found:
-                found[entity] = (4, -score * 1e7 + entity, name, source)  # better score first, then popularity
-            if len(found) >= need:
-                break
+                found[entity] = (4, -score * 1e7 + entity, name, source)
+                if len(found) >= need:
+                    break
 
     # --- quotes
 
     def quotes(self, q: str, *, limit: int = 10, page: int = 1) -> Page:
         text = check_query(q, limit=limit, page=page)
         offset = (page - 1) * limit
-        words = re.findall(r"\w+", fold(text))
+        words = sorted(set(quote_words(text)))
         if not words:
             return Page([], offset, False)
-        expression = " ".join(map(_phrase, words))
         db = self.db
-        bound = db.execute("SELECT rowid FROM quotes_fts WHERE quotes_fts MATCH ? LIMIT 1 OFFSET ?",
-                           (expression, RANK_WINDOW - 1)).fetchone()
-        window = "AND f.rowid <= ?" if bound else ""
-        rows = db.execute(
-            f"SELECT q.claim, q.label, q.quote, snippet(quotes_fts, 0, ?, ?, '…', 24) FROM quotes_fts f "
-            f"JOIN quotes q ON q.id = f.rowid WHERE quotes_fts MATCH ? {window} ORDER BY f.rank LIMIT ? OFFSET ?",
-            (_MARK_START, _MARK_END, expression, *((bound[0],) if bound else ()), limit + 1, offset)).fetchall()
-        hits = [QuoteHit(claim, label, quote, _segments(snippet)) for claim, label, quote, snippet in rows[:limit]]
-        return Page(hits, offset, len(rows) > limit)
+        marks = ",".join("?" * len(words))
+        docs = dict(db.execute(f"SELECT term, docs FROM quote_terms WHERE term IN ({marks})", words))
+        if len(docs) < len(words):  # a word no quote has: no quote has them all
+            return Page([], offset, False)
+        total, mean = self._quote_stats()
+        expression = " ".join(map(_phrase, sorted(words, key=lambda w: docs[w])))
+        candidates = list(self._rows("SELECT q.id, q.words FROM quotes_fts f JOIN quotes q ON q.id = f.rowid "
+                                     "WHERE quotes_fts MATCH ? LIMIT ?", (expression, RANK_WINDOW)))
+        # bm25 as FTS5 computes it (k1 = 1.2, b = 0.75, idf floored at 1e-6)
+        idf = {w: max(1e-6, math.log((total - n + 0.5) / (n + 0.5))) for w, n in docs.items()}
+        scored = []
+        for rowid, text_words in candidates:
+            tokens = text_words.split(" ")
+            norm = 1.2 * (0.25 + 0.75 * len(tokens) / mean)
+            score = 0.0
+            for w in words:
+                tf = tokens.count(w)
+                score += idf[w] * tf * 2.2 / (tf + norm)
+            scored.append((-score, rowid))
+        scored.sort()
+        hits = []
+        for _, rowid in scored[offset:offset + limit]:
+            claim, label, quote = db.execute("SELECT claim, label, quote FROM quotes WHERE id = ?", (rowid,)).fetchone()
+            snippet = db.execute("SELECT snippet(quotes_fts, 0, ?, ?, '…', 24) FROM quotes_fts "
+                                 "WHERE quotes_fts MATCH ? AND rowid = ?",
+                                 (_MARK_START, _MARK_END, expression, rowid)).fetchone()
+            hits.append(QuoteHit(claim, label, quote, _segments(snippet[0] if snippet else quote)))
+        return Page(hits, offset, len(scored) > offset + limit)
+
+    def _quote_stats(self) -> tuple[int, float]:
+        stats = getattr(self, "_stats", None)
+        if stats is None:
+            meta = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('quotes', 'quote_words_mean')"))
+            stats = self._stats = (int(meta["quotes"]), float(meta["quote_words_mean"]) or 1.0)
+        return stats
 
 
 def _segments(snippet: str) -> list[tuple[str, bool]]:

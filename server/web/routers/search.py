@@ -65,9 +65,9 @@ def _format(request: Request, params: dict[str, str]) -> str:
     return "json" if "application/json" in accept and "text/html" not in accept else "html"
 
 
-def _index(settings: Settings) -> SearchIndex:
+def _index(settings: Settings, version: str) -> SearchIndex:
     try:
-        return index_at(BuildLayout(settings.build_dir).search_index)
+        return index_at(BuildLayout.served(settings.build_dir, version).search_index)
     except IndexMissing as exc:
         raise ClientError(503, f"Search is unavailable: {exc}",
                           {"Retry-After": "60"}) from None
@@ -117,7 +117,7 @@ async def search(request: Request, backend: Backend = Depends(get_backend), urls
     limit, page = _int(params, "limit", DEFAULT_LIMIT), _int(params, "page", 1)
     if q is None and fmt == "html":  # the empty search page
         return await _html(request, backend, urls, "search.html", q="", kind=kind, result=None, mode="entities")
-    index = _index(settings)
+    index = _index(settings, backend.info.version)
     result: Page = await _charged(request, lambda: index.entities(q or "", kind=kind, limit=limit, page=page))
     next_url = _continue_url(urls, "search", params, page + 1) if result.more else None
     if fmt == "suggestions":  # OpenSearch suggestions: [query, completions, descriptions, URLs]
@@ -148,7 +148,7 @@ async def search_quotes(request: Request, backend: Backend = Depends(get_backend
     limit, page = _int(params, "limit", DEFAULT_LIMIT), _int(params, "page", 1)
     if q is None and fmt == "html":
         return await _html(request, backend, urls, "search.html", q="", kind=None, result=None, mode="quotes")
-    index = _index(settings)
+    index = _index(settings, backend.info.version)
     result: Page = await _charged(request, lambda: index.quotes(q or "", limit=limit, page=page))
     if fmt == "json":
         body = {"searchinfo": {"search": q}, "success": 1, "search": [
