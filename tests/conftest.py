@@ -29,14 +29,13 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def build_dir(tmp_path_factory) -> Path:
-    """A build directory holding what the app reads from a build: the search index of the published data."""
-    import pyoxigraph as ox
-    from server.engine.dataset import dataset_files, load_store
-    from server.model.build_layout import BuildLayout
-    from server.publish.search_index import build_search_index
+    """The build area the session's app serves from: `arkg build` of the published data (its
+    store, dumps, VoID, figures and search index in <area>/<version>/), as `arkg serve` does.
+    Validation has its own tests (tests/validation/), so the build skips it."""
+    from server.publish.build import build
 
     out = tmp_path_factory.mktemp("build")
-    build_search_index(load_store(dataset_files(), ox.Store()), BuildLayout(out).search_index)
+    build(out, validate=False)
     return out
 
 

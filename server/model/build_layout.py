@@ -38,6 +38,13 @@ class BuildLayout:
             return None
         return cls(Path(area) / version)
 
+    @classmethod
+    def served(cls, area: Path, version: str) -> "BuildLayout":
+        """Where a server reads the build of ``version``: its complete build in the area, else
+        the area itself (a directory holding some build files directly, as tests write)."""
+        layout = cls.of(area, version)
+        return layout if layout is not None and layout.complete else cls(Path(area))
+
     @property
     def complete(self) -> bool:
         """Whether the build finished (its manifest, written last, exists)."""

@@ -149,23 +149,25 @@ def list_builds(dumps_dir: Path) -> list[Build]:
 
 # --- writing (``arkg build``, server/publish/build.py)
 
+_REPEATED = "SELECT DISTINCT ?s ?p ?o WHERE { GRAPH ?a { ?s ?p ?o } GRAPH ?b { ?s ?p ?o } FILTER(?a != ?b) }"
 GZIP_LEVEL = 6  # gzip's own default: a third of level 9's time for 1-2% more bytes
 
 
 def write_data_dumps(store: ox.Store, directory: Path, *, on_triple=None) -> tuple[DumpFile, ...]:
     """Stream the data dumps (:data:`DUMPS`) out of ``store`` into ``directory``.
 
-    Nothing is canonicalised in memory: statements come in the store's key order
-    (subject, predicate, object, graph as pyoxigraph encodes them), which is the same for
-    the same data and the same pyoxigraph release; blank nodes have the labels the store
+    Nothing is canonicalised in memory: statements come in the store's key order (as
+    pyoxigraph encodes terms: not lexical), which is the same for the same data and the
+    same pyoxigraph release; blank nodes have the labels the store
     was built with (server/publish/store.py makes them the same in every build). gzip
     headers carry no time or name. So the same data gives byte-identical files.
 
     Quad formats are written by pyoxigraph itself (``Store.dump``, no Python per quad). The
-    triple formats merge the named graphs: in key order the copies of one triple in
-    several graphs are adjacent, so skipping a repeat of the previous triple gives each
-    distinct triple once, in one pass that writes both files; ``on_triple`` sees each one
-    (the VoID counts, server/publish/void.py ``Tally``).
+    triple formats merge the named graphs, each distinct triple once: the triples stated
+    in more than one graph are found first by one SPARQL join in the engine (few: the
+    ``asserted`` graph repeats part of ``derived``), and only those are remembered while
+    the quads stream past, in one pass that writes both files; ``on_triple`` sees each
+    distinct triple (the VoID counts, server/publish/void.py ``Tally``).
     """
     directory.mkdir(parents=True, exist_ok=True)
     by_name = {k.name: k for k in DUMPS}
@@ -177,14 +179,16 @@ def write_data_dumps(store: ox.Store, directory: Path, *, on_triple=None) -> tup
             _gzip_of(lambda path: store.dump(str(path), kind.format.ox), directory / kind.name)
     nt_kind = by_name["arkg.nt.gz"]
     ttl_kind = by_name["arkg.ttl"]
+    repeated = {ox.Triple(row["s"], row["p"], row["o"]) for row in store.query(_REPEATED)}
 
-    def merged(nt) -> "Iterator[ox.Triple]":
-        previous = None
+    def merged(nt) -> Iterator[ox.Triple]:
+        seen: set[ox.Triple] = set()
         for quad in store.quads_for_pattern(None, None, None, None):
             triple = quad.triple
-            if triple == previous:
-                continue
-            previous = triple
+            if triple in repeated:
+                if triple in seen:
+                    continue
+                seen.add(triple)
             nt.write(f"{triple} .\n".encode())  # N-Triples: each term as pyoxigraph prints it
             if on_triple is not None:
                 on_triple(triple)

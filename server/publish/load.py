@@ -95,7 +95,7 @@ class Source:
 
 def open_source(*, build_dir: Path, data_dir: Path | None) -> Source:
     """The build under ``build_dir`` when it has a store, else the data directory's files."""
-    layout = BuildLayout(build_dir)
+    layout = BuildLayout.served(build_dir, dataset_version(dataset_files(data_dir)))  # <build_dir>/<version>/
     if layout.store.is_dir():
         store = ox.Store.read_only(str(layout.store))
         return Source(store, _build_version(layout), f"build store {layout.store}")

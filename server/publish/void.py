@@ -159,27 +159,22 @@ def statistics_of_store(store: ox.Store, tally: "Tally | None" = None) -> Statis
 
 
 class Tally:
-    """The counts of :data:`QUERIES` over distinct triples, from one pass over them in the
-    store's key order (subject first: a subject's triples are adjacent)."""
+    """The counts of :data:`QUERIES` that need each distinct triple once, from the one pass
+    over them that writes the merged dumps (their own SPARQL would hold every triple in a
+    hash set)."""
 
-    COUNTS = ("triples", "subjects", "entities", "classes", "properties", "links")
+    COUNTS = ("triples", "classes", "properties", "links")
 
     def __init__(self) -> None:
-        self.triples = self.subjects = self.entities = 0
+        self.triples = 0
         self.classes: dict[str, int] = {}
         self.properties: dict[str, int] = {}
         self.links: dict[tuple[str, str], int] = {}
-        self._subject = None
         self._links = set(LINK_PREDICATES)
 
     def __call__(self, triple: ox.Triple) -> None:
         self.triples += 1
-        s, p, o = triple.subject, triple.predicate.value, triple.object
-        if s != self._subject:
-            self._subject = s
-            self.subjects += 1
-            if isinstance(s, ox.NamedNode) and s.value.startswith(ID):
-                self.entities += 1
+        p, o = triple.predicate.value, triple.object
         self.properties[p] = self.properties.get(p, 0) + 1
         if p == _TYPE and isinstance(o, ox.NamedNode):
             self.classes[o.value] = self.classes.get(o.value, 0) + 1
@@ -190,8 +185,7 @@ class Tally:
 
     def rows(self) -> dict[str, list[dict[str, str]]]:
         """The same rows the SPARQL queries give."""
-        return {"triples": [{"n": str(self.triples)}], "subjects": [{"n": str(self.subjects)}],
-                "entities": [{"n": str(self.entities)}],
+        return {"triples": [{"n": str(self.triples)}],
                 "classes": [{"class": c, "n": str(n)} for c, n in self.classes.items()],
                 "properties": [{"p": p, "n": str(n)} for p, n in self.properties.items()],
                 "links": [{"target": t, "p": p, "n": str(n)} for (t, p), n in self.links.items()]}

@@ -1,10 +1,9 @@
-"""Dumps: `arkg build` output read back against the store, and /dumps/ over HTTP.
+"""Dumps: what `arkg build` writes, read back against the store, and /dumps/ over HTTP.
 
-The content tests build into a temporary directory from the same data the app serves
-(its backend's StoreSpec) and compare each dump, parsed back with pyoxigraph, with that
-store as sets of quads after canonical blank-node labelling (the ontology and shapes
-contain blank nodes). The HTTP tests use the session app, which builds the dumps of its
-version into settings.dumps_dir at startup.
+The content tests read the session's build (tests/conftest.py: ``build_dir``, made by
+:func:`server.publish.build.build`, as `arkg serve` makes it) and compare each dump, parsed
+back with pyoxigraph, with the build's store as sets of quads after canonical blank-node
+labelling (the ontology and shapes contain blank nodes), and with the source files.
 """
 
 from __future__ import annotations
@@ -15,9 +14,14 @@ import http.client
 
 import pyoxigraph as ox
 import pytest
+from fastapi.testclient import TestClient
 
+from server.publish import build as builder
 from server.publish import dumps
-from server.engine.worker import StoreSpec, open_store
+from server.engine.dataset import DatasetError, dataset_files
+from server.engine.worker import open_store
+
+DATA_STAGES = [s for s in builder.STAGES if s.name in ("derive", "store", "dumps", "void")]
 
 
 @pytest.fixture(scope="module")
@@ -26,18 +30,21 @@ def backend(client):
 
 
 @pytest.fixture(scope="module")
-def built(backend, tmp_path_factory):
-    return dumps.build(backend.spec, backend.version, tmp_path_factory.mktemp("dumps"), base_iri="https://w3id.org/arkg/")
+def built(client, backend):
+    found = builder.served_dumps(client.app.state.settings.build_dir, backend.info.version)
+    assert found is not None, "the session app serves a build (tests/conftest.py: build_dir)"
+    return found
 
 
 @pytest.fixture(scope="module")
 def store(backend):
+    assert backend.spec.disk_path, "the app opens the build's store"
     return open_store(backend.spec)
 
 
 def _canonical(quads) -> set[ox.Quad]:
     dataset = ox.Dataset(quads)
-    dataset.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)
+    dataset.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)  # labels fit for one comparison, not for files
     return set(dataset)
 
 
@@ -71,22 +78,24 @@ def test_each_dump_parses_back_to_exactly_the_published_data(built, store, kind)
     assert _canonical(parsed) == _canonical(expected)
 
 
-def test_quads_dump_equals_the_source_files(backend, built):
-    """Not only the store: the files themselves, parsed directly, each into its named graph."""
+def test_quads_dump_equals_the_source_files(built):
+    """Not only the store: the files themselves, parsed directly, each into its named graph
+    (the derived graphs as `arkg derive` writes them, which the build derives afresh)."""
     from server.engine.dataset import RDF_EXTENSIONS
 
     expected = []
-    for path, graph in backend.spec.files:
-        fmt = RDF_EXTENSIONS["." + path.rsplit(".", 1)[-1]]
-        expected += [ox.Quad(q.subject, q.predicate, q.object, ox.NamedNode(graph)) for q in ox.parse(path=path, format=fmt)]
+    for f in dataset_files():
+        expected += [ox.Quad(q.subject, q.predicate, q.object, ox.NamedNode(f.graph_iri))
+                     for q in ox.parse(path=str(f.path), format=RDF_EXTENSIONS[f.path.suffix])]
     parsed = ox.parse(gzip.decompress((built.directory / "arkg.nq.gz").read_bytes()), format=ox.RdfFormat.N_QUADS)
     assert _canonical(parsed) == _canonical(expected)
 
 
-def test_turtle_dump_uses_the_project_prefixes(built):
-    head = (built.directory / "arkg.ttl").read_text(encoding="utf-8")[:3000]
-    assert "@prefix arkg: <https://w3id.org/arkg/ontology#> ." in head
-    assert "@prefix schema: <http://schema.org/> ." in head
+def test_turtle_and_trig_dumps_use_the_project_prefixes(built):
+    for name in ("arkg.ttl", "arkg.trig"):
+        head = (built.directory / name).read_text(encoding="utf-8")[:3000]
+        assert "@prefix arkg: <https://w3id.org/arkg/ontology#> ." in head
+        assert "@prefix schema: <http://schema.org/> ." in head
 
 
 def test_gzip_dumps_are_plain_gzip_files(built, store):
@@ -95,27 +104,44 @@ def test_gzip_dumps_are_plain_gzip_files(built, store):
     assert gzip.decompress(raw).count(b"\n") == len({q.triple for q in store})  # one line per distinct triple
 
 
-def test_build_is_deterministic(backend, built, tmp_path):
-    again = dumps.build(backend.spec, backend.version, tmp_path, base_iri="https://w3id.org/arkg/", force=True)
-    assert [(f.name, f.sha256) for f in again.files] == [(f.name, f.sha256) for f in built.files]
+def test_build_is_deterministic(built, tmp_path):
+    """A second build of the same files, from scratch: byte-identical dumps (blank nodes included)."""
+    again = builder.build(tmp_path, validate=False, stages=DATA_STAGES)
+    copy = builder.served_dumps(tmp_path, again.version)
+    assert again.version == built.version
+    assert [(f.name, f.sha256) for f in copy.data_files] == [(f.name, f.sha256) for f in built.data_files]
 
 
-def test_existing_build_is_kept_and_force_rebuilds(backend, tmp_path):
-    first = dumps.build(backend.spec, backend.version, tmp_path, base_iri="https://w3id.org/arkg/")
-    marker = first.directory / dumps.SUMS_FILE
-    mtime = marker.stat().st_mtime_ns
-    assert dumps.build(backend.spec, backend.version, tmp_path, base_iri="https://w3id.org/arkg/").files == first.files
-    assert marker.stat().st_mtime_ns == mtime
-    dumps.build(backend.spec, backend.version, tmp_path, base_iri="https://w3id.org/arkg/", force=True)
-    assert [p.name for p in tmp_path.iterdir()] == [backend.version]  # no temporary or old directories left
+def test_existing_build_is_kept_and_force_rebuilds(tmp_path):
+    first = builder.build(tmp_path, validate=False, stages=DATA_STAGES)
+    assert first.built and first.layout.complete
+    mtime = first.layout.manifest.stat().st_mtime_ns
+    again = builder.build(tmp_path, validate=False, stages=DATA_STAGES)
+    assert not again.built and first.layout.manifest.stat().st_mtime_ns == mtime
+    forced = builder.build(tmp_path, validate=False, stages=DATA_STAGES, force=True)
+    assert forced.built and forced.layout.manifest.stat().st_mtime_ns != mtime
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == [first.version]  # nothing else left
 
 
 def test_failed_build_leaves_nothing(tmp_path):
-    spec = StoreSpec(files=((str(tmp_path / "missing.ttl"), "https://w3id.org/arkg/graph/claims"),))
-    with pytest.raises(OSError):
-        dumps.build(spec, "v1", tmp_path / "out", base_iri="https://w3id.org/arkg/")
-    assert list((tmp_path / "out").iterdir()) == []  # neither a version directory nor a temporary one
-    assert dumps.read_build(tmp_path / "out", "v1") is None
+    data = tmp_path / "data"
+    (data / "graphs" / "claims").mkdir(parents=True)
+    (data / "graphs" / "claims" / "broken.ttl").write_text("<a> <b> .\n")
+    area = tmp_path / "area"
+    with pytest.raises((builder.BuildFailed, DatasetError)):
+        builder.build(area, data, validate=False)
+    assert [p.name for p in area.iterdir() if not p.name.endswith(".lock")] == []  # no version, no staging
+
+
+def test_a_failed_build_keeps_the_previous_one(tmp_path):
+    good = builder.build(tmp_path, validate=False, stages=DATA_STAGES)
+
+    def boom(ctx, bar):
+        raise builder.BuildFailed("stage failed on purpose")
+
+    with pytest.raises(builder.BuildFailed):
+        builder.build(tmp_path, validate=False, force=True, stages=[*DATA_STAGES, builder.Stage("boom", "fails", boom)])
+    assert good.layout.complete and builder.served_dumps(tmp_path, good.version) is not None
 
 
 def test_only_files_listed_in_the_checksums_belong_to_a_build(built, tmp_path):
@@ -129,6 +155,17 @@ def test_only_files_listed_in_the_checksums_belong_to_a_build(built, tmp_path):
     assert dumps.read_build(built.directory.parent, "../" + built.version) is None
 
 
+def test_manifest_says_what_was_built(built, client):
+    layout = builder.BuildLayout.of(client.app.state.settings.build_dir, built.version)
+    manifest = builder.read_manifest(layout)
+    assert manifest["version"] == built.version
+    assert [s["name"] for s in manifest["stages"]] == [s.name for s in builder.STAGES]
+    assert all(s["seconds"] >= 0 and s["peak_rss_mib"] > 0 for s in manifest["stages"])
+    assert {f["graph"] for f in manifest["files"]} >= {"claims", "entities", "ontology", "shapes"}
+    assert not {f["graph"] for f in manifest["files"]} & set(builder.DERIVED_GRAPHS)  # derived by the build
+
+
+@pytest.mark.slow
 def test_cli_build(tmp_path):
     from typer.testing import CliRunner
 
@@ -136,18 +173,38 @@ def test_cli_build(tmp_path):
 
     result = CliRunner().invoke(app, ["build", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    (version,) = [p.name for p in tmp_path.iterdir()]
-    assert dumps.read_build(tmp_path, version) is not None
-    assert f"version {version}" in result.output
+    (version,) = [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert builder.served_dumps(tmp_path, version) is not None
+    assert f"version {version} built" in result.output
+    for stage in builder.STAGES:
+        assert stage.name in result.output  # the summary table
+    again = CliRunner().invoke(app, ["build", "--out", str(tmp_path)])
+    assert again.exit_code == 0 and f"version {version} is up to date" in again.output
+
+
+def test_without_a_build_dumps_and_health_say_what_is_missing(tmp_path, settings):
+    """A server over the files with an empty build area builds nothing: it says so."""
+    bare = settings.model_copy(update={"build_dir": tmp_path / "empty", "query_workers": 1})
+    from server.web.app import create_app
+
+    with TestClient(create_app(bare)) as c:
+        health = c.get("/health").json()
+        assert health["build"]["missing"] == ["build"] and "arkg build" in health["build"]["note"]
+        index = c.get("/dumps/")
+        assert index.status_code == 200 and "arkg build" in index.json()["not_built"]
+        assert "arkg build" in c.get("/dumps/", headers={"Accept": "text/html"}).text
+        latest = c.get("/dumps/latest/arkg.ttl", follow_redirects=False)
+        assert latest.status_code == 404 and "arkg build" in latest.text
+        void = c.get("/.well-known/void")
+        assert void.status_code == 404 and "arkg build" in void.text
+    assert not (tmp_path / "empty").exists()  # nothing was built
 
 
 # --- HTTP
 
 @pytest.fixture(scope="module")
-def current(client, backend):
-    build = dumps.read_build(client.app.state.settings.dumps_dir, backend.info.version)
-    assert build is not None, "the app builds the dumps of its version at startup"
-    return build
+def current(built):
+    return built
 
 
 IDENTITY = {"Accept-Encoding": "identity"}
@@ -269,12 +326,6 @@ def test_raw_dot_segments_are_refused_by_a_real_server(live_server):
             conn.close()
         assert response.status == 404, (target, response.status)
         assert b"[project]" not in body and b"root:" not in body
-
-
-def test_build_refuses_to_label_other_data_with_a_version(backend, tmp_path):
-    with pytest.raises(dumps.DataChanged):
-        dumps.build(backend.spec, "000000000000", tmp_path, base_iri="https://w3id.org/arkg/")
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_text_dumps_keep_length_and_etag_when_the_client_accepts_gzip(client, current):

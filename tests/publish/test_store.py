@@ -1,36 +1,39 @@
-"""`arkg build-store` and serving the prebuilt store read-only from several processes."""
+"""`arkg serve` over a build: the command builds first when needed, then every process opens
+the build's on-disk store read-only (nothing is built inside the web server)."""
 
 from __future__ import annotations
-
-import subprocess
 
 import httpx
 import pytest
 
-from server.publish.store import VERSION_FILE
 from server.engine.dataset import dataset_files, dataset_version
+from server.model.build_layout import BuildLayout
+from server.publish.store import VERSION_FILE
 
-from tests.conftest import ARKG, LiveServer
+from tests.conftest import LiveServer
 
 
 @pytest.mark.slow
-def test_built_store_is_served_read_only_by_two_worker_processes(tmp_path):
-    out = tmp_path / "store"
-    built = subprocess.run([*ARKG, "build-store", "--out", str(out)], capture_output=True, text=True, timeout=120)
-    assert built.returncode == 0, built.stderr
-    version = (out / VERSION_FILE).read_text().strip()
-    assert version == dataset_version(dataset_files())  # the same version the in-memory load reports
-
-    again = subprocess.run([*ARKG, "build-store", "--out", str(out)], capture_output=True, text=True, timeout=120)
-    assert again.returncode == 2 and "already exists" in again.stderr
-
-    server = LiveServer("--store", str(out), "--workers", "2", env={"ARKG_VALIDATE_ON_START": "false"})
+def test_serve_builds_first_then_two_workers_share_the_build_store(tmp_path):
+    area = tmp_path / "build"
+    version = dataset_version(dataset_files())
+    server = LiveServer("--workers", "2", env={"ARKG_BUILD_DIR": str(area), "ARKG_VALIDATE_ON_START": "false"},
+                        startup=180)
     try:
+        layout = BuildLayout.of(area, version)
+        assert layout.complete, "arkg serve ran the build before starting"
+        assert (layout.store / VERSION_FILE).read_text().strip() == version
         health = httpx.get(server.url + "/health", timeout=10).json()
         assert health["version"] == version and health["triples"] > 1000
+        assert health["build"]["missing"] == [] and health["build"]["directory"] == str(layout.root)
         for _ in range(6):  # connections may land on either worker process; each opened the store
             r = httpx.get(server.url + "/sparql", params={"query": "ASK { ?s a <https://w3id.org/arkg/ontology#Claim> }"},
                           headers={"Accept": "application/sparql-results+json"}, timeout=10)
             assert r.status_code == 200 and r.json()["boolean"] is True
+            assert httpx.get(server.url + "/.well-known/void", timeout=10).status_code == 200
     finally:
         server.stop()
+    mtime = layout.manifest.stat().st_mtime_ns
+    again = LiveServer(env={"ARKG_BUILD_DIR": str(area), "ARKG_VALIDATE_ON_START": "false"})  # up to date: no rebuild
+    again.stop()
+    assert layout.manifest.stat().st_mtime_ns == mtime
