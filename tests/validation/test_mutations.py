@@ -17,7 +17,7 @@ from server.pipeline import derive
 from server.validation.violations import short
 from server.validation.run import validate
 
-from tests.validation_tools import CORPUS, ID, DataCopy, claims, select
+from tests.validation_tools import CORPUS, ID, ROOT, DataCopy, claim_file, claims, select
 
 ARTICLES = "graphs/sources/articles.ttl"
 ENTITIES = "graphs/entities/entities.ttl"
@@ -105,14 +105,14 @@ def predicate_that_is_not_a_claim_predicate(data: DataCopy, pick: Picker):
 @mutation
 def literal_where_entity_is_due(data: DataCopy, pick: Picker):
     claim = pick.claim(OBJECT_PROPERTY)
-    data.edit_claim(claim, r"^    rdf:object <[^>]+> ;", '    rdf:object "Dushanbe" ;')
+    data.edit_claim(claim, r"^    rdf:object \S+ ;", '    rdf:object "Dushanbe" ;')
     return [Expect(claim, "rdf:object", 'is the literal "Dushanbe"')]
 
 
 @mutation
 def unknown_iri_as_object(data: DataCopy, pick: Picker):
     claim = pick.claim(OBJECT_PROPERTY)
-    data.edit_claim(claim, r"^    rdf:object <[^>]+> ;", f"    rdf:object <{ID}place/atlantis> ;")
+    data.edit_claim(claim, r"^    rdf:object \S+ ;", f"    rdf:object <{ID}place/atlantis> ;")
     return [Expect(claim, "rdf:object", "is not a known entity")]
 
 
@@ -135,7 +135,7 @@ def domain_violation(data: DataCopy, pick: Picker):
 def range_violation(data: DataCopy, pick: Picker):
     claim = pick.claim("?claim rdf:predicate ?p . ?p rdfs:range arkg:Place .")
     person = select("?p a arkg:Person")[0]["p"]
-    data.edit_claim(claim, r"^    rdf:object <[^>]+> ;", f"    rdf:object <{person}> ;")
+    data.edit_claim(claim, r"^    rdf:object \S+ ;", f"    rdf:object <{person}> ;")
     return [Expect(claim, "rdf:object", "needs a arkg:Place there")]
 
 
@@ -143,7 +143,7 @@ def range_violation(data: DataCopy, pick: Picker):
 def range_violation_of_a_union_range(data: DataCopy, pick: Picker):
     claim = pick.claim("?claim rdf:predicate ?p . ?p rdfs:range/owl:unionOf ?members .")
     event = select("?e a arkg:Event")[0]["e"]
-    data.edit_claim(claim, r"^    rdf:object <[^>]+> ;", f"    rdf:object <{event}> ;")
+    data.edit_claim(claim, r"^    rdf:object \S+ ;", f"    rdf:object <{event}> ;")
     return [Expect(claim, "rdf:object", "needs one of the classes of arkg:AgentGroupOrPlace")]
 
 
@@ -255,6 +255,44 @@ def ontology_addition_without_label_comment_domain_range(data: DataCopy, pick: P
     data.append("ontology/arkg.ttl", f"<{term}> a owl:ObjectProperty, arkg:ClaimPredicate .")
     return [Expect(term, "rdfs:label", "has no rdfs:label"), Expect(term, "rdfs:comment", "has no rdfs:comment"),
             Expect(term, "rdfs:domain", "has no rdfs:domain"), Expect(term, "rdfs:range", "has no rdfs:range")]
+
+
+# --- issue 13: independent sources, roles, counts, links
+@mutation
+def status_contradicts_counts(data: DataCopy, pick: Picker):
+    single = next(p for p in derive.propositions(ROOT)[0]  # the real data: the copy is broken by now
+                  if p.status == "SingleSource" and not set(p.claims) & pick.used)
+    pick.used.update(single.claims)
+    data.edit_block("graphs/derived/propositions.ttl", single.iri, r"arkg:status arkg:SingleSource", "arkg:status arkg:Uncontested")
+    return [Expect(single.iri, "arkg:status", "contradicts its counts")]
+
+
+@mutation
+def joint_statement_with_one_signatory(data: DataCopy, pick: Picker):
+    account = select("?a a arkg:JointStatement")[0]["a"]
+    relative = claim_file(account.replace("/article/", "/claim/").split("#")[0] + "-c001")
+    data.edit_block(relative, account, r"prov:wasAttributedTo <[^>]+> , ", "prov:wasAttributedTo ")
+    return [Expect(account, "prov:wasAttributedTo", "fewer than two signatories")]
+
+
+@mutation
+def title_literal_where_role_exists(data: DataCopy, pick: Picker):
+    claim = pick.claim("?claim rdf:predicate arkg:holdsRole ; rdf:object arkg:FormerVicePresident .")
+    data.edit_claim(claim, r"^    rdf:predicate \S+ ;", "    rdf:predicate arkg:holdsTitle ;")
+    data.edit_claim(claim, r"^    rdf:object \S+ ;", '    rdf:object "Former Afghan Vice President" ;')
+    return [Expect(claim, "rdf:object", "the role concept")]
+
+
+@mutation
+def link_not_from_reference_file(data: DataCopy, pick: Picker):
+    person = select("?p a arkg:Person . FILTER NOT EXISTS { ?p owl:sameAs ?any }")[-1]["p"]
+    target = "http://www.wikidata.org/entity/Q42"
+    owl = "http://www.w3.org/2002/07/owl#"
+    data.append(ENTITIES, f"<{person}> <{owl}sameAs> <{target}> .\n"
+                f"<{person}#link-made-up> a <{owl}Axiom> ; <{owl}annotatedSource> <{person}> ; "
+                f"<{owl}annotatedProperty> <{owl}sameAs> ; <{owl}annotatedTarget> <{target}> ; "
+                f'<https://w3id.org/arkg/ontology#verifiedIn> "a guess" .')
+    return [Expect(person, "owl:sameAs", "not from the reference file")]
 
 
 @pytest.fixture(scope="module")
