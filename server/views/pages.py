@@ -112,6 +112,7 @@ class PropositionView:
     object: Node
     status: Node | None = None
     claims: list[ClaimView] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # the derived graph's numbers (arkg:claimCount...)
 
     @property
     def node(self) -> Node:
@@ -371,6 +372,16 @@ def claim(doc: Document) -> tuple[ThingView, ClaimView | None, PropositionView |
     return view, one, group_by_proposition(graph, graph.claims(siblings))[0]
 
 
+COUNTS = ("claimCount", "speakerCount", "independentSourceCount", "supportingSourceCount", "denyingSourceCount",
+          "timeSeparatedDenialCount")
+
+
+def _counts(view: ThingView) -> dict[str, int]:
+    """The numbers `arkg derive` records on a proposition, when the derived graph has them."""
+    found = {local: view.values(ARKG + local) for local in COUNTS}
+    return {local: int(nodes[0].value) for local, nodes in found.items() if nodes}
+
+
 def proposition(doc: Document) -> tuple[ThingView, PropositionView | None]:
     """A proposition page ("who says what"): its statement, status and claims for and against."""
     graph = _Graph(doc)
@@ -380,6 +391,7 @@ def proposition(doc: Document) -> tuple[ThingView, PropositionView | None]:
         found += [o.value for o in graph.out.get(doc.thing.iri, {}).get(ARKG + "hasClaim", [])]
     groups = group_by_proposition(graph, graph.claims(found))
     if groups:
+        groups[0].counts = _counts(view)
         return view, groups[0]
     # A proposition without claims (possible in the derived graph alone): its own triple.
     subject, predicate, obj = (view.values(RDF + local) for local in ("subject", "predicate", "object"))

@@ -234,6 +234,8 @@ def test_proposition_page_who_says_what(client):
     assert re.search(r"Ahmad Massoud</a> <em>attended</em> <a [^>]+>Tehran meeting</a>", text)
     assert "Asserted or reported (5)" in text and "Denied (2)" in text
     assert "Habibullah Hesam" in text and "Ali Nazari" in text and "TRT World" in text
+    # the derived graph's numbers, in words
+    assert re.search(r"7 claims by \d+ speakers,\s+resting on \d+ independent sources:\s+\d+ for, \d+ against", text)
 
 
 def test_claim_page_shows_evidence_in_context(client):
