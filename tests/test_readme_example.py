@@ -44,3 +44,19 @@ def test_contested_propositions_query_puts_the_example_first(client):
 def test_the_claims_about_massoud_example_runs(client):
     found = rows(client, sparql_blocks()[2])
     assert len(found) > 50 and {"predicate", "object", "speaker", "stance"} <= set(found[0])
+
+
+def test_readme_numbers_are_arkg_stats():
+    from server.pipeline import stats as statistics
+
+    s = statistics.collect()
+    line = re.search(r"In numbers \(`arkg stats`\): (.*?)`\.\./shared", README, flags=re.DOTALL).group(1)
+    words = " ".join(line.split())
+    expected = (f"{s.totals['claims']} claims about {s.totals['propositions']} propositions — "
+                f"{s.statuses['Contested']} contested, {s.statuses['Uncontested']} uncontested, "
+                f"{s.statuses['SingleSource']} single source, {s.statuses['OnlyDenied']} only denied, "
+                f"{s.statuses['OnlyQuestioned']} only questioned — from {s.totals['speakers']} speakers in "
+                f"{s.totals['articles']} articles, with {s.totals['shared accounts']} shared accounts; "
+                f"{s.totals['entities']} entities, {s.totals['external links']} external links "
+                f"({s.links.get('Wikidata', 0)} Wikidata, {s.links.get('DBpedia', 0)} DBpedia, all from")
+    assert words == expected

@@ -53,6 +53,8 @@ SELECT ?kind (COUNT(*) AS ?n) WHERE {
 } GROUP BY ?kind"""
 
 _INTERMEDIARIES = sparql_prefixes() + "SELECT (COUNT(DISTINCT ?i) AS ?n) WHERE { ?c arkg:intermediary ?i }"
+# accounts (what was said once, one independent source) that claims rest on
+_ACCOUNTS = sparql_prefixes() + "SELECT (COUNT(DISTINCT ?a) AS ?n) WHERE { ?c arkg:independentSource ?a }"
 
 STANCES = ("Asserts", "ReportsUncertain", "Denies", "Questions")
 STATUSES = ("Contested", "Uncontested", "SingleSource", "OnlyDenied", "OnlyQuestioned")
@@ -113,6 +115,7 @@ def collect(root: Path | None = None) -> Stats:
         "anonymous speakers": stats.entity_types["AnonymousAgent"],
         "speakers": len(speakers),
         "intermediaries": int(next(iter(rows(_INTERMEDIARIES)))["n"].value),
+        "shared accounts": int(next(iter(rows(_ACCOUNTS)))["n"].value),
         "external links": sum(stats.links.values()),
         "articles": len(stats.articles),
         "reader comments": sum(a["comments"] for a in stats.articles.values()),
