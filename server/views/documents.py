@@ -10,7 +10,7 @@ A few bounded queries fill it (the thing's neighbourhood, never the whole graph)
    its proposition; for a proposition, its ``arkg:hasClaim``; for an article, the claims of
    its comments on the page), each with its evidence and selectors, its source's article and
    date, and its proposition's status;
-3. ``rdfs:label`` and ``skos:prefLabel`` of every IRI the document mentions;
+3. ``rdfs:label`` of every IRI the document mentions (hash IRIs aside);
 4. only when there is more than one page: how many triples point here (for ``hydra:last``).
 
 Metadata is added without a query: the document's ``foaf:primaryTopic``, licence (CC BY 4.0),
@@ -69,6 +69,7 @@ class Document:
     triples: tuple[ox.Triple, ...]
     incoming: tuple[ox.Triple, ...] = ()  # the triples pointing at the thing on this page, in page order
     asserted_only: frozenset[ox.Triple] = frozenset()  # own or incoming triples stated only in `asserted`
+    found: bool = True  # False when no triple mentions the thing: nothing is known by its IRI
 
     def serialize(self, fmt: formats.Format) -> bytes:
         """The document in ``fmt`` (an RDF format of :mod:`server.model.formats`)."""
@@ -172,10 +173,9 @@ def _claims_query(seeds: list[str]) -> str:
 
 
 def _labels_query(iris: list[str]) -> str:
-    # Seeded by VALUES and filtered after: each IRI is one index lookup (a UNION of the two
-    # properties would read every label in the store and join).
-    return f"""CONSTRUCT {{ ?x ?p ?l }} WHERE {{
-      {_values('x', iris)} ?x ?p ?l FILTER(?p IN (<{RDFS}label>, <{SKOS}prefLabel>)) }}"""
+    # Seeded by VALUES: one index lookup per IRI (every term and thing has an rdfs:label;
+    # skos:prefLabel, where present, repeats it).
+    return f"""CONSTRUCT {{ ?x <{RDFS}label> ?l }} WHERE {{ {_values('x', iris)} ?x <{RDFS}label> ?l }}"""
 
 
 def _claim_seeds(thing: Ref, own: list[ox.Triple], incoming: list[ox.Triple]) -> list[str]:
@@ -246,7 +246,7 @@ def link_order(triple: ox.Triple) -> tuple[str, str]:
 
 
 async def build(backend: Backend, thing: Ref, page: int = 1) -> Document:
-    """The document about ``thing`` (which the caller has checked exists), page ``page``.
+    """The document about ``thing``, page ``page`` (``found`` is False if no triple mentions it).
 
     Raises :class:`PageOutOfRange` for a page past the last one.
     """
@@ -257,6 +257,8 @@ async def build(backend: Backend, thing: Ref, page: int = 1) -> Document:
         (incoming if "in" in row else own).append(triple)
         if set(row["gs"]["value"].split()) == {ASSERTED}:
             asserted_only.add(triple)
+    if not own and not incoming and page == 1:
+        return Document(thing, 1, 1, (), found=False)
     if page > 1 and not incoming:
         raise PageOutOfRange(f"This document has fewer than {page} pages; start at page 1.")
     if len(incoming) > PAGE_SIZE or page > 1:

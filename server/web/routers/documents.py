@@ -38,17 +38,26 @@ SUFFIXES = {f.name: f for f in formats.DOCUMENT}
 PAGE = Query(1, ge=1, le=1_000_000, description="Page of a large document (triples pointing at the thing).")
 
 
-async def _existing(backend: Backend, urls: UrlMap, kind: str, slug: str) -> things.Ref:
-    """The thing ``kind/slug``, or a 4xx saying why there is none."""
+def _reference(urls: UrlMap, kind: str, slug: str) -> things.Ref:
+    """The thing ``kind/slug`` if it is well formed, or a 4xx saying why it cannot be one."""
     try:
-        thing = things.ref(kind, slug, base=urls.base_iri)
+        return things.ref(kind, slug, base=urls.base_iri)
     except things.SlugTooLong as exc:
         raise ClientError(400, str(exc)) from None
     except things.BadReference as exc:
         raise ClientError(404, f"Nothing is known as /{kind}/{slug[:100]}: {exc}") from None
+
+
+def _unknown(urls: UrlMap, thing: things.Ref) -> ClientError:
+    return ClientError(404, f"Nothing is known as {thing.iri} in this dataset. "
+                            f"Search for things with the SPARQL endpoint at {urls.sparql_endpoint}.")
+
+
+async def _existing(backend: Backend, urls: UrlMap, kind: str, slug: str) -> things.Ref:
+    """The thing ``kind/slug``, or a 4xx saying why there is none."""
+    thing = _reference(urls, kind, slug)
     if not await things.exists(backend, thing):
-        raise ClientError(404, f"Nothing is known as {thing.iri} in this dataset. "
-                               f"Search for things with the SPARQL endpoint at {urls.sparql_endpoint}.")
+        raise _unknown(urls, thing)
     return thing
 
 
@@ -84,7 +93,8 @@ async def document(kind: str, name: str, request: Request, page: int = PAGE,
     if dot and suffix not in SUFFIXES:
         raise ClientError(404, f"No document format {suffix[:20]!r}; use one of: " + ", ".join(SUFFIXES)
                           + ", or no suffix to negotiate.")
-    thing = await _existing(backend, urls, kind, slug if dot else name)
+    # Whether the thing exists is known from its document (built or memoised below), not asked apart.
+    thing = _reference(urls, kind, slug if dot else name)
     headers: dict[str, str] = {}
     if dot:
         fmt = SUFFIXES[suffix]
@@ -102,6 +112,8 @@ async def document(kind: str, name: str, request: Request, page: int = PAGE,
             doc = await documents.memo.get(backend, thing, page)
         except documents.PageOutOfRange as exc:
             raise ClientError(404, str(exc)) from None
+        if not doc.found:
+            raise _unknown(urls, thing)
         if fmt is formats.HTML:
             response = await thing_page(urls, doc, backend.info.version)
         else:
