@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from server.engine.backend import Backend, select
 from server.model.namespaces import ARKG, PREFIXES
 from server.views.things import term
 
@@ -48,6 +49,33 @@ class Scope:
         return " UNION ".join(parts)
 
 
+RDF, RDFS, OA = PREFIXES["rdf"], PREFIXES["rdfs"], PREFIXES["oa"]
+LABEL, TYPE = RDFS + "label", RDF + "type"
+
+
+def first(found: dict[str, dict[str, list[str]]], iri: str | None, predicate: str) -> str:
+    """The first value of ``predicate`` for ``iri`` in what ``details`` found, or ""."""
+    return (found.get(iri or "", {}).get(predicate) or [""])[0]
+
+
 def clamp(limit: int | None) -> int:
     """A limit between 1 and MAX_LIMIT (the router refuses others with 4xx before this)."""
     return max(1, min(MAX_LIMIT, limit or DEFAULT_LIMIT))
+
+
+async def details(backend: Backend, iris, predicates: tuple[str, ...]) -> dict[str, dict[str, list[str]]]:
+    """For each IRI, the values (sorted) of each of ``predicates`` (full IRIs).
+
+    One query seeded with VALUES, so each is an index lookup: an OPTIONAL over a common
+    predicate (rdfs:label) in the main query would instead read every such triple in the store
+    (at 5M triples, seconds instead of milliseconds).
+    """
+    iris = sorted({i for i in iris if i and i.startswith(("http://", "https://"))})
+    out: dict[str, dict[str, list[str]]] = {}
+    for start in range(0, len(iris), 500):  # bounded VALUES blocks
+        values = " ".join(term(i) for i in iris[start:start + 500])
+        props = " ".join(f"<{p}>" for p in predicates)
+        rows = await select(backend, f"SELECT ?x ?p ?o WHERE {{ VALUES ?x {{ {values} }} VALUES ?p {{ {props} }} ?x ?p ?o }}")
+        for r in sorted(rows, key=lambda r: (r["x"], r["p"], r["o"])):
+            out.setdefault(r["x"], {}).setdefault(r["p"], []).append(r["o"])
+    return out

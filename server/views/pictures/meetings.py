@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from server.engine.backend import Backend, select
 from server.model.namespaces import ARKG
-from server.views.pictures.common import QUERY_PREFIXES, STATUS_WORDS, Scope, clamp, label_of, local
+from server.views.pictures.common import (LABEL, QUERY_PREFIXES, STATUS_WORDS, TYPE, Scope, clamp, details, first,
+                                          label_of, local)
 from server.views.things import term
 
 PREDICATES = ("met", "attended", "hosted", "brokered", "sponsored", "arranged")
@@ -78,41 +79,49 @@ def _claims(scope: Scope) -> str:
         ?claim rdf:predicate ?p . {VALUES} }}"""
 
 
-def query(scope: Scope, *, limit: int) -> str:
-    return f"""{QUERY_PREFIXES}# Who met, hosted, brokered, sponsored, arranged or attended what{' (one thing and its neighbours)' if scope.iri else ''}, with each proposition's status.
-SELECT ?s ?sLabel ?p ?o ?oLabel ?proposition ?status ?claims ?sEvent ?oEvent WHERE {{
-  {{ SELECT ?s ?p ?o ?proposition (COUNT(DISTINCT ?claim) AS ?claims) WHERE {{
+def _edges(scope: Scope, limit: int) -> str:
+    return f"""SELECT ?s ?p ?o ?proposition (COUNT(DISTINCT ?claim) AS ?claims) WHERE {{
       {{ {_claims(scope)} LIMIT {READ_CAP} }}
       ?claim rdf:subject ?s ; rdf:object ?o ; arkg:aboutProposition ?proposition .
-    }} GROUP BY ?s ?p ?o ?proposition ORDER BY DESC(?claims) ?s ?p ?o LIMIT {limit + 1} }}
+    }} GROUP BY ?s ?p ?o ?proposition ORDER BY DESC(?claims) ?s ?p ?o LIMIT {limit + 1}"""
+
+
+def query(scope: Scope, *, limit: int) -> str:
+    """The edges, with labels and statuses, as one query for readers; ``gather`` runs it in
+    steps (labels and statuses looked up after, see ``details``)."""
+    return f"""{QUERY_PREFIXES}# Who met, hosted, brokered, sponsored, arranged or attended what{' (one thing and its neighbours)' if scope.iri else ''}, with each proposition's status.
+SELECT ?s ?sLabel ?p ?o ?oLabel ?proposition ?status ?claims WHERE {{
+  {{ {_edges(scope, limit)} }}
   OPTIONAL {{ ?proposition arkg:status ?status }}
   OPTIONAL {{ ?s rdfs:label ?sLabel }}
   OPTIONAL {{ ?o rdfs:label ?oLabel }}
-  BIND(EXISTS {{ ?s a arkg:Event }} AS ?sEvent)
-  BIND(EXISTS {{ ?o a arkg:Event }} AS ?oEvent)
 }}
 ORDER BY DESC(?claims) ?s ?p ?o"""
 
 
 async def gather(backend: Backend, scope: Scope, *, limit: int | None = None) -> Network:
     limit = clamp(limit)
-    text = query(scope, limit=limit)
+    rows = await select(backend, QUERY_PREFIXES + _edges(scope, limit))
+    found = await details(backend, {r[end] for r in rows for end in ("s", "o", "proposition")},
+                          (LABEL, TYPE, ARKG + "status"))
+
+    def name(iri: str) -> str:
+        return first(found, iri, LABEL) or label_of({"x": iri}, "x")
+
     edges: dict[tuple, Edge] = {}
-    events: set[str] = set()
-    for r in await select(backend, text):
-        events |= {r[end] for end in ("s", "o") if r.get(end + "Event") == "true"}
+    for r in rows:
         key = (r["s"], r["p"], r["o"])
-        if key in edges:  # a second label of an end
+        if key in edges:  # the same triple under a second proposition IRI: keep the first (most claims)
             continue
-        edges[key] = Edge(r["s"], label_of(r, "s"), local(r["p"], ARKG), r["o"], label_of(r, "o"),
-                          r.get("proposition"), local(r.get("status")), int(r.get("claims", "0")))
+        edges[key] = Edge(r["s"], name(r["s"]), local(r["p"], ARKG), r["o"], name(r["o"]), r.get("proposition"),
+                          local(first(found, r.get("proposition"), ARKG + "status")), int(r.get("claims", "0")))
     ordered = sorted(edges.values(), key=lambda e: (-e.claims, e.subject_label.lower(), e.predicate, e.object_label.lower()))
     kept = ordered[:limit]
     nodes: dict[str, Node] = {}
     for e in kept:
         for iri, label in ((e.subject, e.subject_label), (e.object, e.object_label)):
-            node = nodes.setdefault(iri, Node(iri, label, iri in events, 0))
+            node = nodes.setdefault(iri, Node(iri, label, ARKG + "Event" in found.get(iri, {}).get(TYPE, []), 0))
             node.claims += e.claims
     beyond = await select(backend, f"{QUERY_PREFIXES}{_claims(scope)} OFFSET {READ_CAP} LIMIT 1")
-    return Network(text, kept, sorted(nodes.values(), key=lambda n: n.iri), len(ordered) > limit, limit, scope.iri,
+    return Network(query(scope, limit=limit), kept, sorted(nodes.values(), key=lambda n: n.iri), len(ordered) > limit, limit, scope.iri,
                    sampled=bool(beyond))

@@ -16,9 +16,12 @@ import re
 from dataclasses import dataclass, field
 
 from server.engine.backend import Backend, select
-from server.views.pictures.common import QUERY_PREFIXES, STANCE_WORDS, STANCES, Scope, clamp, label_of, local
+from server.model.namespaces import ARKG
+from server.views.pictures.common import (LABEL, QUERY_PREFIXES, RDF, STANCE_WORDS, STANCES, TYPE, Scope, clamp,
+                                          details, first, label_of, local)
 
 ROW_CAP = 2000
+UNDATED_CAP = 1000  # undated claims counted at most; beyond it the picture says "more than"
 STANCE_ORDER = {s: i for i, s in enumerate(STANCES)}  # marks read at most; lanes beyond the limit are cut after reading
 
 
@@ -97,9 +100,13 @@ class Timeline:
     query: str
     lanes: list[Lane]
     dates: list[When]  # the columns, in order
-    undated: int  # claims in scope with no date at all
+    undated: int  # claims in scope with no date at all (at most UNDATED_CAP + 1)
     more: bool  # lanes left out by the limit
     limit: int
+    @property
+    def undated_text(self) -> str:
+        return f"more than {UNDATED_CAP}" if self.undated > UNDATED_CAP else str(self.undated)
+
     columns = ("lane", "date", "date_as_written", "date_of", "stance", "speaker", "statement", "link", "proposition")
 
     @property
@@ -112,72 +119,93 @@ class Timeline:
                  "link": m.link, "proposition": m.proposition or ""} for lane in self.lanes for m in lane.marks]
 
 
-def query(scope: Scope, *, by_speaker: bool = False) -> str:
-    """Every dated claim in ``scope`` (with its event, if it is about one), and dated events."""
+def _dated(scope: Scope, by_speaker: bool) -> str:
+    """The dated claims in scope (and dated events), required patterns only."""
     about = scope.claims_pattern(as_speaker=True)
-    lane = "" if by_speaker else """
-  OPTIONAL { { ?claim rdf:subject ?event } UNION { ?claim rdf:object ?event }
-             ?event a arkg:Event . OPTIONAL { ?event rdfs:label ?eventLabel } }"""
     # Events' own dates: every dated event on the home page, the event itself on its page.
     if scope.iri is None:
         events = """
-  UNION { ?event a arkg:Event ; schema:startDate ?date . BIND("dated event" AS ?kind) BIND(?event AS ?claim)
-          OPTIONAL { ?event rdfs:label ?eventLabel } }"""
+  UNION { ?event schema:startDate ?date ; a arkg:Event . BIND("dated event" AS ?kind) BIND(?event AS ?claim) }"""
     elif by_speaker:
         events = f"""
-  UNION {{ BIND(<{scope.iri}> AS ?event) ?event schema:startDate ?date . BIND("dated event" AS ?kind)
-          BIND(?event AS ?claim) OPTIONAL {{ ?event rdfs:label ?eventLabel }} }}"""
+  UNION {{ BIND(<{scope.iri}> AS ?event) ?event schema:startDate ?date . BIND("dated event" AS ?kind) BIND(?event AS ?claim) }}"""
     else:
         events = ""
-    return f"""{QUERY_PREFIXES}# Dated claims{' about one thing' if scope.iri else ''}: when it happened or when it was said, as the text gives it.
-SELECT ?claim ?kind ?date ?asWritten ?stance ?speaker ?speakerLabel ?claimLabel ?proposition ?event ?eventLabel WHERE {{
-  {{ {about + " " if about else ""}{{ ?claim arkg:eventDate ?date BIND("event" AS ?kind)
-       OPTIONAL {{ ?claim arkg:eventTimeText ?asWritten }} }}
-    UNION {{ ?claim arkg:statementDate ?date BIND("statement" AS ?kind)
-       OPTIONAL {{ ?claim arkg:statementTimeText ?asWritten }} }}
+    return f"""SELECT ?claim ?kind ?date ?stance ?speaker ?event WHERE {{
+  {{ {about + " " if about else ""}{{ ?claim arkg:eventDate ?date BIND("event" AS ?kind) }}
+    UNION {{ ?claim arkg:statementDate ?date BIND("statement" AS ?kind) }}
     ?claim arkg:claimant ?speaker ; arkg:stance ?stance .
-    OPTIONAL {{ ?speaker rdfs:label ?speakerLabel }}
-    OPTIONAL {{ ?claim rdfs:label ?claimLabel }}
-    OPTIONAL {{ ?claim arkg:aboutProposition ?proposition }}{lane}
   }}{events}
 }}
 LIMIT {ROW_CAP}"""
 
 
+def query(scope: Scope, *, by_speaker: bool = False) -> str:
+    """Every dated claim in ``scope`` (with its event, if it is about one), and dated events,
+    as one query for readers; ``gather`` runs it in steps (labels and texts looked up after)."""
+    lane = "" if by_speaker else """
+  OPTIONAL { { ?claim rdf:subject ?about } UNION { ?claim rdf:object ?about } ?about a arkg:Event . }"""
+    core = _dated(scope, by_speaker).split("\n", 1)[1].rsplit("\n", 2)[0]
+    return f"""{QUERY_PREFIXES}# Dated claims{' about one thing' if scope.iri else ''}: when it happened or when it was said, as the text gives it.
+SELECT ?claim ?kind ?date ?asWritten ?stance ?speaker ?speakerLabel ?claimLabel ?about ?event WHERE {{
+{core}
+  OPTIONAL {{ ?speaker rdfs:label ?speakerLabel }}
+  OPTIONAL {{ ?claim rdfs:label ?claimLabel }}
+  OPTIONAL {{ ?claim arkg:eventTimeText|arkg:statementTimeText ?asWritten }}{lane}
+}}
+LIMIT {ROW_CAP}"""
+
+
 def undated_query(scope: Scope) -> str:
-    """How many claims in ``scope`` carry no date (counted, never placed)."""
+    """How many claims in ``scope`` carry no date (counted, never placed), up to UNDATED_CAP + 1."""
     about = scope.claims_pattern(as_speaker=True) or "?claim a arkg:Claim ."
-    return f"""{QUERY_PREFIXES}SELECT (COUNT(DISTINCT ?claim) AS ?n) WHERE {{
+    return f"""{QUERY_PREFIXES}SELECT (COUNT(*) AS ?n) WHERE {{ {{ SELECT DISTINCT ?claim WHERE {{
   {about}
   FILTER NOT EXISTS {{ ?claim arkg:eventDate ?d1 }} FILTER NOT EXISTS {{ ?claim arkg:statementDate ?d2 }}
-}}"""
+}} LIMIT {UNDATED_CAP + 1} }} }}"""
 
 
 async def gather(backend: Backend, scope: Scope, *, by_speaker: bool = False, limit: int | None = None) -> Timeline:
     """The lanes with the most marks first, at most ``limit`` of them."""
     limit = clamp(limit)
-    text = query(scope, by_speaker=by_speaker)
-    rows = await select(backend, text)
+    rows = await select(backend, QUERY_PREFIXES + _dated(scope, by_speaker))
+    claims = {r["claim"] for r in rows if r.get("kind") != "dated event"}
+    texts = {ARKG + "eventTimeText", ARKG + "statementTimeText"}
+    found = await details(backend, claims, (LABEL, ARKG + "aboutProposition", RDF + "subject", RDF + "object", *sorted(texts)))
+    ends = {first(found, c, RDF + end) for c in claims for end in ("subject", "object")}
+    things = await details(backend, ends | {r.get("speaker", "") for r in rows} | {r.get("event", "") for r in rows},
+                           (LABEL, TYPE))
+
+    def is_event(iri: str) -> bool:
+        return ARKG + "Event" in things.get(iri, {}).get(TYPE, [])
+
+    def name(iri: str) -> str:
+        return first(things, iri, LABEL) or label_of({"x": iri}, "x")
+
     lanes: dict[str, Lane] = {}
     seen: set[tuple] = set()
     for r in rows:
         when = parse_when(r.get("date", ""))
         if when is None:
             continue
-        kind = r.get("kind", "")
-        key = (r["claim"], kind, when.value)
-        if key in seen:  # a second label or event of the same claim
+        kind, claim = r.get("kind", ""), r["claim"]
+        key = (claim, kind, when.value)
+        if key in seen:  # a second claimant or stance of the same claim
             continue
         seen.add(key)
-        if kind == "dated event" or (r.get("event") and not by_speaker):
-            lane_iri, lane_label, is_event = r["event"], label_of(r, "event"), True
+        event = r.get("event") or next((e for e in (first(found, claim, RDF + "subject"), first(found, claim, RDF + "object"))
+                                        if e and is_event(e)), "")
+        if kind == "dated event" or (event and not by_speaker):
+            lane_iri, is_lane_event = event, True
         else:
-            lane_iri, lane_label, is_event = r.get("speaker", ""), label_of(r, "speaker"), False
-        lane = lanes.setdefault(lane_iri, Lane(lane_iri, lane_label, is_event))
-        lane.marks.append(Mark(lane_iri, when, kind, r["claim"], local(r.get("stance")),
-                               r.get("speaker"), label_of(r, "speaker") if r.get("speaker") else "",
-                               r.get("claimLabel") or (label_of(r, "event") if kind == "dated event" else ""),
-                               r.get("asWritten", ""), r.get("proposition")))
+            lane_iri, is_lane_event = r.get("speaker", ""), False
+        lane = lanes.setdefault(lane_iri, Lane(lane_iri, name(lane_iri), is_lane_event))
+        speaker = r.get("speaker")
+        written = first(found, claim, ARKG + ("eventTimeText" if kind == "event" else "statementTimeText"))
+        lane.marks.append(Mark(lane_iri, when, kind, claim, local(r.get("stance")), speaker,
+                               name(speaker) if speaker else "",
+                               first(found, claim, LABEL) or (name(claim) if kind == "dated event" else ""),
+                               written, first(found, claim, ARKG + "aboutProposition") or None))
     ordered = sorted(lanes.values(), key=lambda lane: (not lane.is_event, -len(lane.marks), lane.label.lower()))
     kept = ordered[:limit]
     for lane in kept:
@@ -185,6 +213,4 @@ async def gather(backend: Backend, scope: Scope, *, by_speaker: bool = False, li
     dates = sorted({m.when for lane in kept for m in lane.marks}, key=lambda w: w.key)
     counted = await select(backend, undated_query(scope))
     undated = int(counted[0]["n"]) if counted and counted[0].get("n") else 0
-    return Timeline(text, kept, dates, undated, len(ordered) > limit, limit)
-
-
+    return Timeline(query(scope, by_speaker=by_speaker), kept, dates, undated, len(ordered) > limit, limit)

@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from server.engine.backend import Backend, select
-from server.views.pictures.common import (QUERY_PREFIXES, STANCE_WORDS, STANCES, STATUS_WORDS, Scope, clamp,
-                                          label_of, local)
+from server.model.namespaces import ARKG
+from server.views.pictures.common import (LABEL, QUERY_PREFIXES, STANCE_WORDS, STANCES, STATUS_WORDS, Scope, clamp,
+                                          details, first, label_of, local)
+from server.views.things import term
 
 MAX_SPEAKERS = 40  # columns shown; the table and CSV keep every speaker of the rows shown
 
@@ -61,21 +63,24 @@ class Matrix:
                 for c in row.cells[speaker]]
 
 
-def query(scope: Scope, *, limit: int) -> str:
-    """The claims of the ``limit`` propositions (contested, or about one thing) with the most claims."""
+def _pick(scope: Scope, limit: int) -> str:
     if scope.iri is None:
-        pick = "?proposition arkg:status arkg:Contested ; arkg:hasClaim ?c ."
-        title = "Every contested proposition"
+        pattern = "?proposition arkg:status arkg:Contested ; arkg:hasClaim ?c ."
     else:
-        pick = f"{scope.claims_pattern('c')} ?c arkg:aboutProposition ?proposition ."
-        title = "Every proposition about one thing"
+        pattern = f"{scope.claims_pattern('c')} ?c arkg:aboutProposition ?proposition ."
+    return (f"SELECT ?proposition (COUNT(DISTINCT ?c) AS ?n) WHERE {{ {pattern} }}\n"
+            f"    GROUP BY ?proposition ORDER BY DESC(?n) ?proposition LIMIT {limit + 1}")
+
+
+def query(scope: Scope, *, limit: int) -> str:
+    """The claims of the ``limit`` propositions (contested, or about one thing) with the most
+    claims, as one query for readers; ``gather`` runs the same in steps (see ``details``)."""
+    title = "Every contested proposition" if scope.iri is None else "Every proposition about one thing"
     return f"""{QUERY_PREFIXES}# {title}: who takes which stance, with the quote ("who says what").
 SELECT ?proposition ?propositionLabel ?status ?n ?claim ?speaker ?speakerLabel ?stance ?quote WHERE {{
-  {{ SELECT ?proposition (COUNT(DISTINCT ?c) AS ?n) WHERE {{ {pick} }}
-    GROUP BY ?proposition ORDER BY DESC(?n) ?proposition LIMIT {limit + 1} }}
+  {{ {_pick(scope, limit)} }}
   ?claim arkg:aboutProposition ?proposition ; arkg:claimant ?speaker ; arkg:stance ?stance .
   OPTIONAL {{ ?proposition rdfs:label ?propositionLabel }}
-  OPTIONAL {{ ?claim rdfs:label ?claimLabel }}
   OPTIONAL {{ ?proposition arkg:status ?status }}
   OPTIONAL {{ ?speaker rdfs:label ?speakerLabel }}
   OPTIONAL {{ ?claim arkg:evidence/oa:hasSelector/oa:exact ?quote }}
@@ -85,22 +90,35 @@ ORDER BY DESC(?n) ?proposition ?speaker ?claim"""
 
 async def gather(backend: Backend, scope: Scope, *, limit: int | None = None) -> Matrix:
     limit = clamp(limit)
-    text = query(scope, limit=limit)
+    picked = await select(backend, f"{QUERY_PREFIXES}{_pick(scope, limit)}")
+    counts = {r["proposition"]: int(r.get("n", "0")) for r in picked}
     rows: dict[str, Row] = {}
     speakers: dict[str, Speaker] = {}
+    claims = []
+    if counts:
+        values = " ".join(term(p) for p in sorted(counts))
+        claims = await select(backend, f"""{QUERY_PREFIXES}SELECT ?proposition ?claim ?speaker ?stance WHERE {{
+          VALUES ?proposition {{ {values} }} ?claim arkg:aboutProposition ?proposition ; arkg:claimant ?speaker ; arkg:stance ?stance }}""")
+    quotes: dict[str, str] = {}
+    if claims:
+        values = " ".join(term(c) for c in sorted({r["claim"] for r in claims}))
+        for r in await select(backend, f"""{QUERY_PREFIXES}SELECT ?claim ?quote WHERE {{ VALUES ?claim {{ {values} }}
+          ?claim arkg:evidence ?ev . ?ev oa:hasSelector ?sel . ?sel oa:exact ?quote }}"""):
+            quotes.setdefault(r["claim"], r["quote"])
+    found = await details(backend, set(counts) | {r["speaker"] for r in claims}, (LABEL, ARKG + "status"))
     seen: set[str] = set()
-    for r in await select(backend, text):
-        if r["claim"] in seen:  # a second label or selector of the same claim
+    for r in sorted(claims, key=lambda r: (r["proposition"], r["claim"])):
+        if r["claim"] in seen:  # a second claimant or stance of the same claim
             continue
         seen.add(r["claim"])
         row = rows.get(r["proposition"])
         if row is None:
-            row = rows[r["proposition"]] = Row(r["proposition"], r.get("propositionLabel") or label_of(r, "proposition"),
-                                               local(r.get("status")), int(r.get("n", "0")))
-        speaker = speakers.setdefault(r["speaker"], Speaker(r["speaker"], label_of(r, "speaker"), 0))
+            row = rows[r["proposition"]] = Row(r["proposition"], first(found, r["proposition"], LABEL) or label_of(r, "proposition"),
+                                               local(first(found, r["proposition"], ARKG + "status")), counts[r["proposition"]])
+        speaker = speakers.setdefault(r["speaker"], Speaker(r["speaker"], first(found, r["speaker"], LABEL) or label_of(r, "speaker"), 0))
         speaker.claims += 1
         row.cells.setdefault(r["speaker"], []).append(
-            Cell(row.iri, r["speaker"], local(r.get("stance")), r["claim"], r.get("quote", "")))
+            Cell(row.iri, r["speaker"], local(r.get("stance")), r["claim"], quotes.get(r["claim"], "")))
     ordered = sorted(rows.values(), key=lambda row: (-row.claims, row.label.lower()))
     kept = ordered[:limit]
     for row in kept:
@@ -108,4 +126,5 @@ async def gather(backend: Backend, scope: Scope, *, limit: int | None = None) ->
             cells.sort(key=lambda c: (STANCES.index(c.stance) if c.stance in STANCES else 9, c.claim))
     used = {s for row in kept for s in row.cells}
     columns = sorted((speakers[s] for s in used), key=lambda s: (-s.claims, s.label.lower()))
-    return Matrix(text, kept, columns[:MAX_SPEAKERS], max(0, len(columns) - MAX_SPEAKERS), len(ordered) > limit, limit)
+    return Matrix(query(scope, limit=limit), kept, columns[:MAX_SPEAKERS], max(0, len(columns) - MAX_SPEAKERS),
+                  len(ordered) > limit, limit)
