@@ -53,29 +53,27 @@ def log(message: str) -> None:
 
 def prepare(size: str, data_root: Path, seed: int) -> dict:
     """Data directory, ARKG store and Oxigraph store for ``size``, built only when missing."""
-    from server.publish.store import VERSION_FILE, build_store
+    from server.publish import build as builder
     from server.engine.dataset import dataset_files, dataset_version
 
     root = data_root / size
-    dataset, arkg_store, ox_store = root / "dataset", root / "arkg-store", root / "oxigraph-store"
+    dataset, build_area, ox_store = root / "dataset", root / "build", root / "oxigraph-store"
     timings = {}
     meta_path = dataset / "queries.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     if (meta.get("requested"), meta.get("seed"), meta.get("generator")) != (parse_size(size), seed,
                                                                              generate.GENERATOR_VERSION):
         log(f"{size}: generating the claims graph")
-        for stale in (dataset / "graphs", arkg_store, ox_store, root / "oxigraph-store.version"):
+        for stale in (dataset / "graphs", build_area, ox_store, root / "oxigraph-store.version"):
             if stale.exists():
                 subprocess.run(["rm", "-rf", "--", str(stale)], check=True)
         meta = generate.generate(parse_size(size), dataset, seed)
         timings["generate_s"] = meta["seconds"]
     version = dataset_version(dataset_files(dataset))
-    marker = arkg_store / VERSION_FILE
-    if not marker.exists() or marker.read_text().strip() != version:
-        if arkg_store.exists():
-            subprocess.run(["rm", "-rf", "--", str(arkg_store)], check=True)
-        log(f"{size}: arkg build-store")
-        timings["arkg_build_store_s"] = round(build_store(arkg_store, dataset).seconds, 1)
+    if builder.current(build_area, dataset) is None:
+        log(f"{size}: arkg build")
+        timings["arkg_build_s"] = round(builder.build(build_area, dataset).seconds, 1)
+    arkg_store = builder.current(build_area, dataset).store
     ox_marker = root / "oxigraph-store.version"
     if not ox_marker.exists() or ox_marker.read_text().strip() != version:
         if ox_store.exists():
@@ -85,12 +83,12 @@ def prepare(size: str, data_root: Path, seed: int) -> dict:
         files = sorted(str(p) for p in (dataset / "graphs").rglob("*.nq"))
         subprocess.run([str(servers.BIN / "oxigraph"), "load", "--location", str(ox_store), "--file", *files],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
-        # Compacted, as `arkg build-store` leaves its store: neither server pays for a fresh load's layout.
+        # Compacted, as `arkg build` leaves its store: neither server pays for a fresh load's layout.
         subprocess.run([str(servers.BIN / "oxigraph"), "optimize", "--location", str(ox_store)],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
         timings["oxigraph_load_s"] = round(time.monotonic() - started, 1)
         ox_marker.write_text(version + "\n")
-    return {"root": root, "dataset": dataset, "arkg_store": arkg_store, "oxigraph_store": ox_store,
+    return {"root": root, "dataset": dataset, "arkg_store": arkg_store, "build": build_area, "oxigraph_store": ox_store,
             "meta": meta, "timings": timings,
             "files": sorted((dataset / "graphs").rglob("*.nq"))}
 
@@ -98,7 +96,8 @@ def prepare(size: str, data_root: Path, seed: int) -> dict:
 def make_server(name: str, data: dict, logs: Path, arkg_workers: int) -> servers.Server:
     log_file = logs / f"{name}.log"
     if name == "arkg":
-        return servers.arkg(data_dir=data["dataset"], workers=arkg_workers, log=log_file)
+        return servers.arkg(data_dir=data["dataset"], workers=arkg_workers, log=log_file,
+                            env={"ARKG_BUILD_DIR": str(data["build"])})  # serves the build made above
     if name == "arkg-store":
         return servers.arkg(store=data["arkg_store"], workers=arkg_workers, log=log_file)
     if name == "oxigraph":

@@ -254,6 +254,23 @@ def build(data_dir: Optional[Path] = typer.Option(None, help="Directory with gra
     typer.echo(f"version {result.version} {'built' if result.built else 'is up to date'} in {result.layout.root}")
 
 
+@app.command()
+def synth(triples: int = typer.Option(..., "--triples", help="About how many triples to write."),
+          out: Path = typer.Option(..., "--out", help="A new data directory (graphs/<name>/bench.nq); never the published data."),
+          seed: int = typer.Option(42, "--seed", help="Random seed: the same seed and size give the same files.")) -> None:
+    """Write a synthetic claims dataset in ARKG's model, for benchmarks (`arkg build --data-dir DIR` builds it)."""
+    import json
+
+    from server.pipeline import synth as synthetic
+
+    try:
+        summary = synthetic.generate(triples, out, seed)
+    except synthetic.SynthError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
+    typer.echo(json.dumps({k: v for k, v in summary.items() if k != "query_entities"}))
+
+
 def _ensure_build(settings) -> None:
     """Build the served data into settings.build_dir unless an up-to-date build is there
     (here, in the command's process: the web server never builds)."""
