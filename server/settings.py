@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     # --- query execution
     query_timeout: float = Field(30.0, gt=0, description="Seconds a query may run before its worker is killed.")
     query_workers: int = Field(2, ge=1, description="Query worker processes per server process.")
+    query_preempt_after: float = Field(0.5, gt=0, description="Fair share: when every query worker is busy, a waiting "
+                                       "query stops the running query of the client that used most query time lately, "
+                                       "once that client is this many seconds ahead (503 naming the reason; "
+                                       "server/engine/pool.py).")
+    query_spare_workers: int = Field(1, ge=0, description="Idle query workers kept loaded beyond query_workers, so "
+                                     "the query after a stopped one need not wait for a replacement to load the dataset.")
     worker_memory_mb: int = Field(4096, ge=0, description="Address-space limit of each query worker in MiB (0: none); "
                                   "a query that needs more fails cleanly instead of exhausting the machine.")
     inline_max_bytes: int = Field(16 * 1024, ge=0, description="Bounded lookups (one triple pattern with a constant "

@@ -12,10 +12,10 @@ from server.model.build_layout import BuildLayout
 from server.settings import Settings
 from server.engine.dataset import dataset_files, dataset_version
 from server.engine.inline import InlineStore
-from server.engine.pool import QueryPool, QueryResult
+from server.engine.pool import QueryPool
 from server.engine.remote import RemoteBackend
 from server.engine.repository import Backend, DatasetInfo, describe_dataset, select
-from server.engine.worker import Request, StoreSpec
+from server.engine.worker import QueryResult, Request, StoreSpec
 
 __all__ = ["Backend", "DatasetInfo", "LocalBackend", "RemoteBackend", "open_backend", "select"]
 
@@ -38,7 +38,8 @@ class LocalBackend:
                     spec = StoreSpec(files=tuple((str(f.path), f.graph_iri) for f in files))
         self.spec, self.version = spec, version or "unknown"
         self.pool = QueryPool(spec, size=settings.query_workers, timeout=settings.query_timeout,
-                              max_bytes=settings.max_result_bytes, memory_limit_mb=settings.worker_memory_mb)
+                              max_bytes=settings.max_result_bytes, memory_limit_mb=settings.worker_memory_mb,
+                              preempt_after=settings.query_preempt_after, spare=settings.query_spare_workers)
         self.info = DatasetInfo(self.version, 0)
         self.inline: InlineStore | None = None  # bounded lookups in this process (store/inline.py)
 
@@ -59,8 +60,8 @@ class LocalBackend:
         self.inline = None
         await self.pool.close()
 
-    async def run(self, request: Request, *, timeout: float | None = None) -> QueryResult:
-        return await self.pool.run(request, timeout=timeout)
+    async def run(self, request: Request, *, timeout: float | None = None, client: str = "") -> QueryResult:
+        return await self.pool.run(request, timeout=timeout, client=client)
 
     def run_inline(self, request: Request) -> QueryResult | None:
         return self.inline.run(request) if self.inline is not None else None

@@ -27,12 +27,11 @@ True
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pyoxigraph as ox
 
-from server.engine.pool import PoolUnavailable, QueryResult, outcome
-from server.engine.worker import Request, StoreSpec, answer, open_store
+from server.engine.errors import EngineUnavailable, QueryError, ResultTooLarge
+from server.engine.worker import QueryResult, Request, StoreSpec, answer, open_store
 
 
 class InlineStore:
@@ -50,24 +49,25 @@ class InlineStore:
         try:
             store = await asyncio.get_running_loop().run_in_executor(None, open_store, spec)
         except Exception as exc:  # as a worker reports it: the caller keeps the last good dataset
-            raise PoolUnavailable(f"the server process could not open the dataset: {type(exc).__name__}: {exc}") from exc
+            raise EngineUnavailable(f"the server process could not open the dataset: {type(exc).__name__}: {exc}") from exc
         return cls(store, max_bytes=max_bytes)
 
     def run(self, request: Request, *, max_bytes: int | None = None) -> QueryResult | None:
-        """The result, ``None`` if it would pass the cap, or the query's :class:`~.pool.QueryError`.
+        """The result, ``None`` if it would pass the cap, or the query's :class:`~.errors.QueryError`.
 
         Only for bounded queries: it runs on the caller's thread and cannot be interrupted.
         """
-        started = time.monotonic()
         try:
-            header, body = answer(self.store, request, max_bytes=self.max_bytes if max_bytes is None else max_bytes)
+            result = answer(self.store, request, max_bytes=self.max_bytes if max_bytes is None else max_bytes)
+        except ResultTooLarge:
+            self.too_large += 1
+            return None
+        except QueryError:
+            raise
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException:  # noqa: BLE001 (a Rust panic is a BaseException): a worker deals with it as with any query
             self.failed += 1
             return None
-        if header[0] == "too_large":
-            self.too_large += 1
-            return None
         self.answered += 1
-        return outcome(header, body, time.monotonic() - started)
+        return result

@@ -1,164 +1,58 @@
-"""A pool of killable query worker processes, driven from the asyncio event loop.
+"""Killable query worker processes (pebble's ProcessPool), scheduled fairly between clients.
 
 Why processes: pyoxigraph has no query timeout, does not see signals until a query ends,
 and a thread cannot be cancelled, so the only way to make a runaway query stop using CPU
-is to kill the process running it. Why this small pool rather than pebble or
-concurrent.futures: a request is one pipe round trip, no thread hop and no pickling of
-results (the body is sent as raw bytes), about 1.5x faster per cheap
-query than pebble's ProcessPool (290-350 vs 465-500 µs wall per lookup, 2 workers, 2000
-queued: bench/pool_vs_pebble.py); on a timeout the worker is SIGKILLed and
-a fresh one started in the background.
+is to kill the process running it. pebble (a well-kept library) owns the processes: it
+sends each query to a worker over its own pipes from a thread (so a query of any size up
+to the body limit is delivered), kills the worker of a cancelled query and starts a fresh
+one. This module decides *which* query runs *when*; pebble only ever holds as many queries
+as there are workers.
 
-Each worker's pipe stays registered with the event loop for the worker's life and its
-callback cuts the byte stream into messages (multiprocessing's length-prefixed frames), so
-a query costs one write, usually one read, one future and one ``asyncio.timeout``; adding
-and removing a reader and a ``wait_for`` task per message cost about 0.1 ms of the
-server's CPU per query (bench/README.md has the figures).
+Fair share (bench/README.md has the measurements behind it). Each query may carry an
+opaque ``client`` key; the pool keeps each client's recent worker time (decaying by half
+every ``USAGE_HALF_LIFE`` seconds). A free worker goes to the waiting query whose client
+used least; and when every worker is busy, a waiting query *preempts* the running query
+whose client's usage plus the query's age exceeds the waiter's usage by at least
+``preempt_after`` seconds: that query is stopped with :class:`QueryPreempted` (its worker
+is killed and replaced). So K clients with runaway queries cost a cheap query from another
+client at most ``preempt_after`` plus a worker start, never a wait for their time limits,
+and a long query that nobody waits behind still runs to its full limit. pebble runs
+``spare`` workers more than ``size`` queries at once: a stopped query's successor starts on
+an idle, loaded worker instead of waiting for the replacement to load the dataset (seconds
+for an in-memory dataset).
 
-A worker that dies mid-query (killed, out of memory) fails only that request; the pool
-replaces it. Requests beyond the idle workers wait in FIFO order.
-
-Lookups that provably cannot run away skip the pool (store/inline.py).
+A worker that dies mid-query fails only that query; pebble replaces it. Lookups that
+provably cannot run away skip the pool (inline.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import itertools
+import logging
 import multiprocessing
-import os
-import pickle
 import signal
-import struct
 import time
-from dataclasses import dataclass
+from concurrent.futures import CancelledError as FutureCancelled
+from dataclasses import dataclass, field
 
-from server.engine import worker as worker_module
-from server.engine.worker import Request, StoreSpec
+from pebble import ProcessExpired, ProcessPool
 
+from server.engine import worker
+from server.engine.errors import (EngineUnavailable, QueryCrashedWorker, QueryError, QueryPreempted, QueryTimeout,
+                                  WorkerCrashed)
+from server.engine.worker import QueryResult, Request, StoreSpec
 
-class QueryError(Exception):
-    """Base of the errors a query can end with; ``status`` is the HTTP status that fits."""
-    status = 500
+__all__ = ["QueryPool", "QueryResult"]
 
+log = logging.getLogger("arkg.engine")
 
-class QuerySyntaxError(QueryError):
-    status = 400
-
-
-class QueryEvaluationError(QueryError):
-    status = 400
-
-
-class QueryTimeout(QueryError):
-    status = 503
-
-
-class ResultTooLarge(QueryError):
-    status = 413
-
-
-class WorkerCrashed(QueryError):
-    status = 503
-
-
-class PoolUnavailable(QueryError):
-    status = 503
-
-
-class QueryCrashedWorker(QueryError):
-    status = 400
-
+USAGE_HALF_LIFE = 30.0  # seconds: how long a client's worker time counts against it
 
 # Exit codes of a worker killed by its own fault (stack overflow, failed allocation
 # under the address-space limit, which Rust answers with abort); SIGKILL comes from outside.
 _QUERY_FAULTS = {-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS, -signal.SIGILL}
-
-
-@dataclass
-class QueryResult:
-    kind: str  # "solutions", "boolean" or "triples"
-    format: str  # short format name
-    body: bytes
-    seconds: float
-
-
-_LENGTH = struct.Struct("!i")  # multiprocessing.connection's frame header
-_LONG_LENGTH = struct.Struct("!Q")  # follows a length of -1 for frames over 2 GiB
-
-
-class _Worker:
-    """One worker process and the parent's end of its pipe, read by an event-loop callback."""
-
-    def __init__(self, process, conn):
-        self.process, self.conn = process, conn
-        self.fd = conn.fileno()
-        self.buffer = bytearray()
-        self.frames: list[bytes] = []
-        self.waiter: asyncio.Future | None = None  # the in-flight query's (header, body)
-        self.loop: asyncio.AbstractEventLoop | None = None  # None once the pipe is closed or at EOF
-        self.on_exit = None  # called with the worker when it dies while idle
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def attach(self, loop: asyncio.AbstractEventLoop, on_exit) -> None:
-        self.loop, self.on_exit = loop, on_exit
-        loop.add_reader(self.fd, self._readable)
-
-    def _readable(self) -> None:
-        try:
-            data = os.read(self.fd, 65536)  # readable: returns what is there, never blocks; 64 KiB stays off mmap
-        except OSError:
-            data = b""
-        if not data:  # the worker is gone
-            self.loop.remove_reader(self.fd)
-            self.loop = None
-            if self.waiter is not None and not self.waiter.done():
-                self.waiter.set_exception(EOFError())  # run() replaces it
-            elif self.waiter is None and self.on_exit is not None:
-                self.on_exit(self)  # died while idle
-            return
-        self.buffer += data
-        self._frames()
-        if self.waiter is None or self.waiter.done() or not self.frames:
-            return
-        try:
-            header = pickle.loads(self.frames[0])
-        except Exception as exc:  # noqa: BLE001 (a corrupt stream: the caller replaces the worker)
-            self.waiter.set_exception(pickle.UnpicklingError(str(exc)))
-            return
-        if header[0] != "ok":
-            self.frames.pop(0)
-            self.waiter.set_result((header, b""))
-        elif len(self.frames) >= 2:  # "ok" is followed by the body
-            self.frames.pop(0)
-            self.waiter.set_result((header, self.frames.pop(0)))
-
-    def _frames(self) -> None:
-        buffer = self.buffer
-        while len(buffer) >= 4:
-            (size,) = _LENGTH.unpack_from(buffer)
-            start = 4
-            if size == -1:
-                if len(buffer) < 12:
-                    return
-                (size,), start = _LONG_LENGTH.unpack_from(buffer, 4), 12
-            if len(buffer) < start + size:
-                return
-            self.frames.append(bytes(buffer[start:start + size]))
-            del buffer[:start + size]
-
-    def kill(self) -> None:
-        if self.loop is not None:
-            self.loop.remove_reader(self.fd)
-            self.loop = None
-        try:
-            os.kill(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, TypeError):
-            pass
-        self.conn.close()
-        self.process.join(timeout=5)
 
 
 def _context():
@@ -171,152 +65,229 @@ def _context():
     return ctx
 
 
+@dataclass(eq=False)
+class _Ticket:
+    """One query's passage through the pool."""
+    client: str
+    seq: int
+    granted: asyncio.Future  # set when a worker is ours
+    done: asyncio.Future | None = None  # the worker's answer
+    job: object = None  # pebble's future while running
+    started: float = 0.0  # loop time the query went to pebble
+    ran_at: float = 0.0  # loop time we first saw a worker running it (pebble acknowledged it)
+    stopping: str = ""  # why we stopped it ("" while not stopped by us)
+
+
+@dataclass
+class _Usage:
+    """Worker seconds per client, decaying exponentially."""
+    half_life: float = USAGE_HALF_LIFE
+    seconds: dict[str, tuple[float, float]] = field(default_factory=dict)  # client -> (seconds, at)
+
+    def of(self, client: str, now: float) -> float:
+        value, at = self.seconds.get(client, (0.0, now))
+        return value * 0.5 ** ((now - at) / self.half_life)
+
+    def add(self, client: str, seconds: float, now: float) -> None:
+        self.seconds[client] = (self.of(client, now) + seconds, now)
+        if len(self.seconds) > 1000:  # forget clients whose usage has decayed to nothing
+            self.seconds = {k: v for k, v in self.seconds.items() if self.of(k, now) > 0.01}
+
+
 class QueryPool:
     """``size`` worker processes over one dataset. Use :meth:`start` then :meth:`run`."""
 
-    def __init__(self, spec: StoreSpec, *, size: int = 2, timeout: float = 30.0,
-                 max_bytes: int = 64 << 20, memory_limit_mb: int = 0, start_timeout: float = 300.0):
-        self.spec, self.size, self.timeout = spec, size, timeout
+    def __init__(self, spec: StoreSpec, *, size: int = 2, timeout: float = 30.0, max_bytes: int = 64 << 20,
+                 memory_limit_mb: int = 0, start_timeout: float = 300.0, preempt_after: float = 0.5,
+                 spare: int = 1):
+        self.spec, self.size, self.timeout, self.spare = spec, size, timeout, spare
         self.max_bytes, self.memory_limit_mb, self.start_timeout = max_bytes, memory_limit_mb, start_timeout
-        self._ctx = _context()
-        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
-        self._all: set[_Worker] = set()
+        self.preempt_after = preempt_after
+        self._pool: ProcessPool | None = None
+        self._waiting: dict[str, collections.deque[_Ticket]] = {}  # client -> its waiting queries, oldest first
+        self._running: set[_Ticket] = set()
+        self._usage = _Usage()
+        self._seq = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
         self._closed = False
-        self._replacing: set[asyncio.Task] = set()
-        self.replaced = 0  # workers started to replace killed or crashed ones
+        self.preempted = 0  # queries stopped to give their worker to another client's
 
     # --- lifecycle
-    def _spawn_blocking(self) -> _Worker:
-        parent, child = self._ctx.Pipe(duplex=True)
-        process = self._ctx.Process(target=worker_module.main, daemon=True,
-                                    args=(child, self.spec, self.max_bytes, self.memory_limit_mb))
-        process.start()
-        child.close()
-        if not parent.poll(self.start_timeout):
-            process.kill()
-            raise PoolUnavailable(f"a query worker did not load the dataset within {self.start_timeout} s")
-        try:
-            status = pickle.loads(parent.recv_bytes())
-        except EOFError:
-            status = ("failed", f"worker exited with code {process.exitcode}")
-        if status[0] != "ready":
-            process.join(timeout=5)
-            raise PoolUnavailable(f"a query worker could not open the dataset: {status[1]}")
-        return _Worker(process, parent)
-
     async def start(self) -> "QueryPool":
-        """Start every worker; raises :class:`PoolUnavailable` if the dataset cannot be opened."""
-        loop = asyncio.get_running_loop()
-        workers = await asyncio.gather(*(loop.run_in_executor(None, self._spawn_blocking)
-                                         for _ in range(self.size)), return_exceptions=True)
-        errors = [w for w in workers if isinstance(w, BaseException)]
-        for w in workers:
-            if isinstance(w, _Worker):
-                w.attach(loop, self._replace)
-                self._all.add(w)
-                self._idle.put_nowait(w)
-        if errors:
+        """Start the workers; raises :class:`EngineUnavailable` if the dataset cannot be opened."""
+        self._loop = loop = asyncio.get_running_loop()
+        self._pool = ProcessPool(max_workers=self.size + self.spare, initializer=worker.initialize,
+                                 initargs=(self.spec, self.max_bytes, self.memory_limit_mb), context=_context())
+        try:
+            # The first schedule starts pebble's processes (a blocking fork); each worker answers
+            # ``ready`` once its store is open, or says why it could not open it.
+            jobs = await loop.run_in_executor(None, lambda: [self._pool.schedule(worker.ready) for _ in range(self.size + self.spare)])
+            async with asyncio.timeout(self.start_timeout):
+                await asyncio.gather(*(asyncio.wrap_future(j) for j in jobs))
+        except TimeoutError:
             await self.close()
-            raise errors[0]
+            raise EngineUnavailable(f"the query workers did not load the dataset within {self.start_timeout:g} s") from None
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def close(self) -> None:
-        """Stop every worker; in-flight requests fail with :class:`PoolUnavailable`."""
+        """Stop every worker; queries in flight or waiting fail with :class:`EngineUnavailable`."""
         self._closed = True
-        for task in list(self._replacing):
-            task.cancel()
-        for w in list(self._all):
-            w.kill()
-        self._all.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+        for ticket in [t for queue in self._waiting.values() for t in queue] + list(self._running):
+            for fut in (ticket.granted, ticket.done):
+                if fut is not None and not fut.done():
+                    fut.set_exception(EngineUnavailable("the query service is shutting down; retry"))
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.stop()
+            await asyncio.get_running_loop().run_in_executor(None, pool.join, 10)
 
-    def pids(self) -> list[int]:
-        return sorted(w.pid for w in self._all)
-
-    def _replace(self, dead: _Worker) -> None:
-        dead.kill()
-        self._all.discard(dead)
-        if self._closed:
-            return
-
-        async def replace():
-            try:
-                fresh = await asyncio.get_running_loop().run_in_executor(None, self._spawn_blocking)
-            except PoolUnavailable:
-                await asyncio.sleep(1)
-                return self._replace(dead)
-            if self._closed:
-                fresh.kill()
+    # --- scheduling
+    def _dispatch(self) -> None:
+        """Hand free workers to the waiting queries of the least-served clients; when none is
+        free, preempt for the best waiter if fair share says so (see the module docstring)."""
+        now = asyncio.get_running_loop().time()
+        while len(self._running) < self.size:
+            ticket = self._next(now)
+            if ticket is None:
                 return
-            self.replaced += 1
-            fresh.attach(asyncio.get_running_loop(), self._replace)
-            self._all.add(fresh)
-            self._idle.put_nowait(fresh)
+            self._running.add(ticket)
+            ticket.granted.set_result(None)
+        best = self._next(now, take=False)
+        if best is None:
+            return
+        being_stopped = sum(1 for t in self._running if t.stopping)
+        if being_stopped >= sum(len(queue) for queue in self._waiting.values()):
+            return
+        for t in self._running:
+            if not t.ran_at and t.job is not None and t.job.running():
+                t.ran_at = now  # late rather than early: a query is never thought older than it is
+        # Only queries a worker is running (not one waiting for a replacement worker to load),
+        # and never one of the waiting client's own.
+        candidates = [t for t in self._running if t.ran_at and not t.stopping and t.client != best.client]
+        if candidates:
+            # The query whose client has used most (its usage so far plus this query's age).
+            victim = max(candidates, key=lambda t: self._usage.of(t.client, now) + now - t.ran_at)
+            lead = self._usage.of(victim.client, now) + now - victim.ran_at - self._usage.of(best.client, now)
+            if lead >= self.preempt_after:
+                self.preempted += 1
+                self._stop(victim, "preempted", QueryPreempted(
+                    f"the query was stopped after {now - victim.ran_at:.1f} s to give its query worker to another "
+                    "client: every worker was busy and this client had used the most query time lately. Retry "
+                    "later, or make the query cheaper (LIMIT, more specific patterns)"))
+                return
+        # Look again shortly (or sooner, when something finishes).
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(0.05, self._tick)
 
-        task = asyncio.get_running_loop().create_task(replace())
-        self._replacing.add(task)
-        task.add_done_callback(self._replacing.discard)
+    def _next(self, now: float, *, take: bool = True) -> _Ticket | None:
+        """The waiting query to serve first: the oldest of the least-served client. Usage is
+        compared in steps of ``preempt_after`` (a few milliseconds of cheap queries do not
+        put a client behind one that has not been served yet)."""
+        best, best_key = None, None
+        for client, queue in list(self._waiting.items()):
+            while queue and queue[0].granted.done():  # gave up waiting
+                queue.popleft()
+            if not queue:
+                del self._waiting[client]
+                continue
+            key = (int(self._usage.of(client, now) / self.preempt_after), queue[0].seq)
+            if best_key is None or key < best_key:
+                best, best_key = client, key
+        if best is None:
+            return None
+        return self._waiting[best].popleft() if take else self._waiting[best][0]
 
-    # --- queries
-    async def _acquire(self, limit: float) -> _Worker:
-        """An idle, live worker; waits in FIFO order while all are busy, within ``limit``."""
-        deadline = asyncio.get_running_loop().time() + limit
-        while True:
+    def _tick(self) -> None:
+        self._timer = None
+        if not self._closed:
+            self._dispatch()
+
+    def _stop(self, ticket: _Ticket, why: str, error: QueryError | None = None) -> None:
+        """Have pebble kill ``ticket``'s worker (and start another); ``error`` is what the
+        query's :meth:`run` raises when it is not the one stopping it."""
+        ticket.stopping = why
+        if error is not None and ticket.done is not None and not ticket.done.done():
+            ticket.done.set_exception(error)
+        if ticket.job is not None:
+            ticket.job.cancel()
+            log.warning("query worker stopped and replaced (%s) after %.1f s", why,
+                        asyncio.get_running_loop().time() - (ticket.ran_at or ticket.started))
+
+    def _release(self, ticket: _Ticket) -> None:
+        if not ticket.granted.done():
+            ticket.granted.cancel()  # gave up waiting: _dispatch drops it
+        if ticket in self._running:
+            self._running.discard(ticket)
+            if ticket.started:
+                now = asyncio.get_running_loop().time()
+                self._usage.add(ticket.client, now - (ticket.ran_at or ticket.started), now)
+        if not self._closed:
+            self._dispatch()
+
+    def _answer(self, ticket: _Ticket, job) -> None:
+        """pebble's callback (on its thread): pass the worker's answer to the event loop."""
+        def settle() -> None:
+            if ticket.done.done() or ticket.stopping:
+                return  # stopped by us (time limit, preemption, client gone): run() has raised
             try:
-                w = self._idle.get_nowait()
-            except asyncio.QueueEmpty:
-                try:
-                    async with asyncio.timeout_at(deadline):
-                        w = await self._idle.get()
-                except TimeoutError:
-                    raise QueryTimeout(f"no query worker became free within the time limit of {limit:g} s; "
-                                       "the service is busy, retry later") from None
-            if w.loop is not None:
-                return w
-            # died while idle (its replacement is already on the way): skip it
+                ticket.done.set_result(job.result())
+            except FutureCancelled:
+                ticket.done.set_exception(WorkerCrashed("the query was cancelled"))
+            except BaseException as exc:  # noqa: BLE001 (the worker's typed error, or pebble's)
+                ticket.done.set_exception(exc)
+        self._loop.call_soon_threadsafe(settle)
 
-    async def run(self, request: Request, *, timeout: float | None = None) -> QueryResult:
-        """Evaluate ``request`` in a worker; raises a :class:`QueryError` subclass on failure."""
-        if self._closed:
-            raise PoolUnavailable("the query service is shutting down")
-        limit = self.timeout if timeout is None else timeout
-        started = time.monotonic()
-        w = await self._acquire(limit)
-        remaining = max(0.001, limit - (time.monotonic() - started))
-        w.waiter = asyncio.get_running_loop().create_future()
+    async def run(self, request: Request, *, timeout: float | None = None, client: str = "") -> QueryResult:
+        """Evaluate ``request`` in a worker within ``timeout`` seconds (at most the pool's limit,
+        waiting included), charged to ``client``; raises a :class:`~.errors.QueryError` on failure."""
+        if self._closed or self._pool is None:
+            raise EngineUnavailable("the query service is not running (starting or shutting down); retry")
+        limit = self.timeout if timeout is None else min(timeout, self.timeout)
+        self._loop = loop = asyncio.get_running_loop()
+        ticket = _Ticket(client, next(self._seq), loop.create_future())
+        self._waiting.setdefault(client, collections.deque()).append(ticket)
+        started = loop.time()
         try:
-            async with asyncio.timeout(remaining):
-                w.conn.send_bytes(pickle.dumps(request))
-                header, body = await w.waiter
+            async with asyncio.timeout(limit):
+                self._dispatch()
+                await ticket.granted
+                ticket.done, ticket.started = loop.create_future(), loop.time()
+                ticket.job = self._pool.schedule(worker.run, args=(request,))
+                ticket.job.add_done_callback(lambda job: self._answer(ticket, job))
+                result = await ticket.done
         except TimeoutError:
-            self._replace(w)
+            if ticket.job is None:
+                raise QueryTimeout(f"no query worker became free within the time limit of {limit:g} s; "
+                                   "the service is busy, retry later") from None
+            self._stop(ticket, "time limit")
             raise QueryTimeout(f"the query exceeded the time limit of {limit:g} s and was stopped; "
                                "narrow it (LIMIT, more specific patterns) or run it on a copy of the dumps") from None
         except asyncio.CancelledError:
-            # The client went away mid-query: the worker's state is unknown, so replace it.
-            self._replace(w)
+            # The client went away: stop its query rather than let it run on for nobody.
+            if ticket.job is not None and not ticket.job.done():
+                self._stop(ticket, "client gone")
             raise
-        except (EOFError, OSError, pickle.UnpicklingError):
-            self._replace(w)
-            if w.process.exitcode in _QUERY_FAULTS:
+        except ProcessExpired as exc:
+            if exc.exitcode in _QUERY_FAULTS:
                 # The process died of its own fault while evaluating: this query did it, and
                 # would do it again; a client error, not a reason to retry.
                 raise QueryCrashedWorker(
-                    f"the query engine failed on this query ({signal.Signals(-w.process.exitcode).name}): it is "
+                    f"the query engine failed on this query ({signal.Signals(-exc.exitcode).name}): it is "
                     "nested too deeply, too long, or needs more memory than a query worker may use. "
                     "The worker has been replaced; simplify the query (fewer nested groups, "
                     "shorter chains, LIMIT).") from None
             raise WorkerCrashed("the query worker stopped unexpectedly while running this query "
                                 "(killed or out of memory); it has been replaced, retry") from None
+        except QueryError:
+            raise
+        except Exception as exc:  # pebble's own failures (a broken pool)
+            raise EngineUnavailable(f"the query workers failed: {type(exc).__name__}: {exc}") from None
         finally:
-            w.waiter = None
-        self._idle.put_nowait(w)
-        return outcome(header, body, time.monotonic() - started)
-
-
-def outcome(header: tuple, body: bytes, seconds: float) -> QueryResult:
-    """The result a worker's answer (worker.py: ``answer``) stands for, or its :class:`QueryError`."""
-    status = header[0]
-    if status == "ok":
-        return QueryResult(header[1], header[2], body, seconds)
-    raise {"syntax": QuerySyntaxError, "too_large": ResultTooLarge,
-           "memory": ResultTooLarge}.get(status, QueryEvaluationError)(header[1])
+            self._release(ticket)
+        result.seconds = loop.time() - started
+        return result

@@ -13,9 +13,9 @@ import httpx
 
 from server.model import formats
 from server.settings import Settings
-from server.engine.pool import PoolUnavailable, QueryEvaluationError, QueryResult, QuerySyntaxError, QueryTimeout, ResultTooLarge
+from server.engine.errors import EngineUnavailable, QueryEvaluationError, QuerySyntaxError, QueryTimeout, ResultTooLarge
 from server.engine.repository import DatasetInfo, describe_dataset
-from server.engine.worker import Request
+from server.engine.worker import QueryResult, Request
 
 
 class RemoteBackend:
@@ -45,7 +45,7 @@ class RemoteBackend:
     def run_inline(self, request: Request) -> QueryResult | None:
         return None  # the engine is elsewhere: every query is a request to it
 
-    async def run(self, request: Request, *, timeout: float | None = None) -> QueryResult:
+    async def run(self, request: Request, *, timeout: float | None = None, client: str = "") -> QueryResult:
         solutions = formats.by_name(request.solutions_format, formats.RESULTS)
         graph = formats.by_name(request.graph_format, formats.GRAPH)
         data = [("query", request.query)]
@@ -53,7 +53,7 @@ class RemoteBackend:
         data += [("named-graph-uri", g) for g in request.named_graphs]
         headers = {"Accept": f"{solutions.media_type}, {graph.media_type};q=0.9",
                    "Content-Type": "application/x-www-form-urlencoded"}
-        limit = timeout or self.settings.query_timeout
+        limit = min(timeout or self.settings.query_timeout, self.settings.query_timeout)
         started = time.monotonic()
         try:
             async with self.client.stream("POST", self.endpoint, content=urlencode(data).encode(), headers=headers,
@@ -70,12 +70,12 @@ class RemoteBackend:
         except httpx.TimeoutException:
             raise QueryTimeout(f"the query exceeded the time limit of {limit:g} s and was stopped") from None
         except httpx.HTTPError as exc:
-            raise PoolUnavailable(f"the SPARQL engine at {self.endpoint} could not be reached: {exc}") from None
+            raise EngineUnavailable(f"the SPARQL engine at {self.endpoint} could not be reached: {exc}") from None
         if response.status_code >= 400:
             message = body.decode("utf-8", "replace")[:2000]
             error = QuerySyntaxError if response.status_code == 400 else QueryEvaluationError
             if response.status_code >= 500:
-                raise PoolUnavailable(f"the SPARQL engine answered {response.status_code}: {message}")
+                raise EngineUnavailable(f"the SPARQL engine answered {response.status_code}: {message}")
             raise error(message)
         media = response.headers.get("content-type", "").split(";")[0].strip()
         if media == solutions.media_type:
@@ -83,4 +83,4 @@ class RemoteBackend:
             return QueryResult(kind, solutions.name, body, time.monotonic() - started)
         if media == graph.media_type:
             return QueryResult("triples", graph.name, body, time.monotonic() - started)
-        raise PoolUnavailable(f"the SPARQL engine answered with unexpected media type {media!r}")
+        raise EngineUnavailable(f"the SPARQL engine answered with unexpected media type {media!r}")

@@ -3,8 +3,8 @@
 ``backend.LocalBackend`` embeds pyoxigraph (a pool of worker processes); ``remote.RemoteBackend``
 is an HTTP client of any SPARQL 1.1 engine. Views and routers see only :class:`Backend`.
 Both take a :class:`~server.engine.worker.Request` and return a
-:class:`~server.engine.pool.QueryResult` (already serialised), or raise a
-:class:`~server.engine.pool.QueryError`.
+:class:`~server.engine.worker.QueryResult` (already serialised), or raise a
+:class:`~server.engine.errors.QueryError`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from server.engine.pool import QueryResult
-from server.engine.worker import Request
+from server.engine.worker import QueryResult, Request
 
 _COUNTS = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
 _TOTAL = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
@@ -36,7 +35,10 @@ class Backend(Protocol):
 
     async def close(self) -> None: ...
 
-    async def run(self, request: Request, *, timeout: float | None = None) -> QueryResult: ...
+    async def run(self, request: Request, *, timeout: float | None = None, client: str = "") -> QueryResult:
+        """Evaluate ``request`` within ``timeout`` seconds (never more than the server's limit);
+        ``client`` is an opaque key whose queries share the engine fairly with others' (pool.py)."""
+        ...
 
     def run_inline(self, request: Request) -> QueryResult | None:
         """Answer a bounded query (sparql/bounded.py) on the calling thread, or ``None`` to say

@@ -1,32 +1,39 @@
-r"""The query worker: a child process that owns a pyoxigraph store and answers queries.
+r"""The query worker: code that runs in a child process owning a pyoxigraph store.
 
-pyoxigraph cannot interrupt a running query, so queries run here, in a process the
-parent can kill when the time limit passes (see store/pool.py). The worker speaks a tiny
-protocol over a multiprocessing pipe: it receives a pickled :class:`Request` and sends back
-a pickled header tuple followed by the serialised body bytes.
+pyoxigraph cannot interrupt a running query, so queries run in processes the server can
+kill when the time limit passes (pool.py, which starts them with pebble). A worker process
+runs :func:`initialize` once, then :func:`run` for each query; failures are the typed
+errors of errors.py, which pebble pickles back to the server. :func:`answer` is the same
+evaluation for the server's own in-process lookups (inline.py).
 
 >>> import pyoxigraph as ox
 >>> store = ox.Store()
->>> execute(store, Request("SELECT (1+1 AS ?two) {}", "csv", "ttl"), max_bytes=1000)
-('solutions', 'csv', b'two\r\n2\r\n')
->>> execute(store, Request("SELECT (1+1 AS ?two) {}", "json", "ttl"), max_bytes=10)
+>>> answer(store, Request("SELECT (1+1 AS ?two) {}", "csv", "ttl"), max_bytes=1000).body
+b'two\r\n2\r\n'
+>>> answer(store, Request("SELECT (1+1 AS ?two) {}", "json", "ttl"), max_bytes=10)
 Traceback (most recent call last):
 ...
-server.engine.worker.ResultTooLarge: the result is larger than 10 bytes
+server.engine.errors.ResultTooLarge: the result is larger than 10 bytes
+>>> answer(store, Request("SELECT nonsense", "json", "ttl"), max_bytes=10)  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+server.engine.errors.QuerySyntaxError: ...
 """
 
 from __future__ import annotations
 
 import io
 import os
-import pickle
 import resource
-import select
 import signal
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
+
+from server.engine.errors import EngineUnavailable, QueryEvaluationError, QuerySyntaxError, ResultTooLarge
 
 
 @dataclass(frozen=True)
@@ -50,8 +57,12 @@ class StoreSpec:
 QUERY_STACK_BYTES = 1 << 30  # see main(): measured to hold 1 MiB queries of nesting or chains
 
 
-class ResultTooLarge(Exception):
-    pass
+@dataclass
+class QueryResult:
+    kind: str  # "solutions", "boolean" or "triples"
+    format: str  # short format name
+    body: bytes
+    seconds: float
 
 
 class _CappedBuffer(io.RawIOBase):
@@ -108,72 +119,83 @@ def execute(store: ox.Store, request: Request, *, max_bytes: int) -> tuple[str, 
     return kind, fmt.name, b"".join(buffer.parts)
 
 
-def _exit_when_parent_goes(conn) -> None:
-    """Exit as soon as the server's end of the pipe closes, even in the middle of a query.
+def answer(store: ox.Store, request: Request, *, max_bytes: int) -> QueryResult:
+    """:func:`execute` timed, its failures as the typed errors of errors.py."""
+    started = time.monotonic()
+    try:
+        kind, fmt, body = execute(store, request, max_bytes=max_bytes)
+    except SyntaxError as exc:
+        raise QuerySyntaxError(str(exc)) from None
+    except ResultTooLarge:
+        raise
+    except MemoryError:
+        raise ResultTooLarge("the query needed more memory than a worker may use") from None
+    except Exception as exc:  # noqa: BLE001 (an evaluation error is the query's problem, not the server's)
+        raise QueryEvaluationError(f"{type(exc).__name__}: {exc}") from None
+    return QueryResult(kind, fmt, body, time.monotonic() - started)
+
+
+# --- in the worker process (pool.py starts it with ``initialize`` and sends ``run``)
+_worker: dict = {}
+
+
+def _exit_when_server_goes() -> None:
+    """Exit as soon as the server process is gone, even in the middle of a query.
 
     Without this a worker whose server was killed (SIGKILL, OOM killer) would finish its
     runaway query first, an orphan burning CPU for as long as the query runs. Our parent is
-    the forkserver, which outlives the server, so the parent-death signal cannot tell us;
-    the hang-up on the pipe can. pyoxigraph releases the GIL while it evaluates, so this
-    thread runs during a query. Only hang-up wakes it, never an incoming request.
+    the multiprocessing forkserver, which exits when the server goes, so our parent changes;
+    pyoxigraph releases the GIL while it evaluates, so this thread runs during a query.
     """
+    parent = os.getppid()
+
     def watch() -> None:
-        poller = select.poll()
-        poller.register(conn.fileno(), select.POLLHUP | getattr(select, "POLLRDHUP", 0))
-        while not poller.poll():
-            pass
+        while os.getppid() == parent:
+            time.sleep(0.5)
         os._exit(0)
 
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    threading.Thread(target=watch, name="server-watch", daemon=True).start()
 
 
-def main(conn, spec: StoreSpec, max_bytes: int, memory_limit_mb: int) -> None:
-    """Worker process entry point: open the store, then answer requests until EOF."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+def initialize(spec: StoreSpec, max_bytes: int, memory_limit_mb: int) -> None:
+    """Worker process start: open the store. A failure is kept and reported by :func:`run`
+    (pebble would restart a worker whose initializer fails, forever)."""
+    # pebble's SIGTERM handler is Python code, which waits for a running query to end; the
+    # pool stops a worker to stop its query, so the default action (exit now) is what we need.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if memory_limit_mb:
         limit = memory_limit_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     try:
         store = open_store(spec)
-    except Exception as exc:  # reported to the parent, which keeps the last good pool
-        conn.send_bytes(pickle.dumps(("failed", f"{type(exc).__name__}: {exc}")))
+    except Exception as exc:  # noqa: BLE001 (reported to the server, which keeps the last good pool)
+        _worker["failed"] = f"{type(exc).__name__}: {exc}"
         return
-    _exit_when_parent_goes(conn)
-    conn.send_bytes(pickle.dumps(("ready", os.getpid())))
+    _exit_when_server_goes()
     # pyoxigraph's parser and optimiser recurse: a 10,000-term chain (1+1+...) or deep
     # nesting overflows the 8 MiB main-thread stack and kills the process (SIGSEGV). On a
     # thread with a large stack (address space only; untouched pages cost nothing) every
     # query that fits in the request-body limit ends with a result, an error or a timeout.
     stack = QUERY_STACK_BYTES if not memory_limit_mb else min(QUERY_STACK_BYTES, memory_limit_mb * 1024 * 1024 // 4)
     threading.stack_size(stack)
-    thread = threading.Thread(target=_serve, args=(conn, store, max_bytes), name="queries")
-    thread.start()
-    thread.join()
+    executor = ThreadPoolExecutor(1, thread_name_prefix="queries")
+    executor.submit(int).result()  # the thread starts now, with the large stack
+    threading.stack_size(0)
+    _worker.update(store=store, executor=executor, max_bytes=max_bytes)
 
 
-def answer(store: ox.Store, request: Request, *, max_bytes: int) -> tuple[tuple, bytes]:
-    """:func:`execute` with every failure turned into a header: ``(("ok", kind, format), body)``
-    or ``((status, message), b"")``; the pool maps headers to exceptions (pool.py: ``outcome``)."""
-    try:
-        kind, fmt, body = execute(store, request, max_bytes=max_bytes)
-    except SyntaxError as exc:
-        return ("syntax", str(exc)), b""
-    except ResultTooLarge as exc:
-        return ("too_large", str(exc)), b""
-    except MemoryError:
-        return ("memory", "the query needed more memory than a worker may use"), b""
-    except Exception as exc:  # noqa: BLE001 (an evaluation error is the query's problem, not the server's)
-        return ("eval", f"{type(exc).__name__}: {exc}"), b""
-    return ("ok", kind, fmt), body
+def _opened() -> None:
+    if "failed" in _worker:
+        raise EngineUnavailable(f"a query worker could not open the dataset: {_worker['failed']}")
 
 
-def _serve(conn, store: ox.Store, max_bytes: int) -> None:
-    while True:
-        try:
-            request = pickle.loads(conn.recv_bytes())
-        except (EOFError, OSError):
-            return
-        header, body = answer(store, request, max_bytes=max_bytes)
-        conn.send_bytes(pickle.dumps(header))
-        if header[0] == "ok":
-            conn.send_bytes(body)
+def ready() -> int:
+    """This worker's process id once its store is open (the pool's start-up check)."""
+    _opened()
+    return os.getpid()
+
+
+def run(request: Request) -> QueryResult:
+    """One query, on the large-stack thread."""
+    _opened()
+    return _worker["executor"].submit(answer, _worker["store"], request, max_bytes=_worker["max_bytes"]).result()

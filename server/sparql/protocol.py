@@ -18,6 +18,7 @@ server.sparql.protocol.ProtocolError: This SPARQL service is read-only: the 'upd
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -28,6 +29,7 @@ UPDATE = "application/sparql-update"
 # Where clients put a result format: Virtuoso reads `format`, Fuseki `output` (and
 # `format`), rasqal `results`; SPARQLWrapper sends all three.
 FORMAT_HINTS = ("format", "output", "results")
+
 READ_ONLY = ("This SPARQL service is read-only: the 'update' operation is refused. "
              "Send queries (SELECT, ASK, CONSTRUCT, DESCRIBE) only.")
 
@@ -46,6 +48,7 @@ class ProtocolQuery:
     # format/output/results values, in request order: hints that override Accept when one
     # names a format fitting the query form (formats.hinted)
     format_hints: tuple[str, ...] = ()
+    timeout: float | None = None  # ?timeout=: seconds this query may take, if less than the server's limit
 
 
 def _text(raw: bytes, what: str) -> str:
@@ -75,7 +78,36 @@ def parse_params(items: list[tuple[str, str]]) -> ProtocolQuery:
         default_graphs=tuple(v for k, v in items if k == "default-graph-uri"),
         named_graphs=tuple(v for k, v in items if k == "named-graph-uri"),
         format_hints=tuple(v for k, v in items if k in FORMAT_HINTS and v.strip()),
+        timeout=parse_timeout([v for k, v in items if k == "timeout"]),
     )
+
+
+_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s)?\s*", re.IGNORECASE)
+
+
+def parse_timeout(values: list[str]) -> float | None:
+    """The ``timeout`` parameter in seconds: ``30``, ``2.5``, ``30s`` or ``500ms``.
+
+    >>> parse_timeout(["500ms"]), parse_timeout(["30s"]), parse_timeout(["2.5"]), parse_timeout([])
+    (0.5, 30.0, 2.5, None)
+    >>> parse_timeout(["soon"])
+    Traceback (most recent call last):
+    ...
+    server.sparql.protocol.ProtocolError: The 'timeout' parameter must be a number of seconds (30, 2.5) or a duration with its unit (500ms, 30s); got 'soon'.
+    """
+    values = [v for v in values if v.strip()]
+    if not values:
+        return None
+    if len(values) > 1:
+        raise ProtocolError(400, "At most one 'timeout' parameter is allowed.")
+    match = _DURATION.fullmatch(values[0])
+    if match is None:
+        raise ProtocolError(400, "The 'timeout' parameter must be a number of seconds (30, 2.5) or a duration "
+                                 f"with its unit (500ms, 30s); got {values[0][:40]!r}.")
+    seconds = float(match.group(1)) / (1000 if (match.group(2) or "s").lower() == "ms" else 1)
+    if seconds <= 0:
+        raise ProtocolError(400, f"The 'timeout' parameter must be more than zero; got {values[0][:40]!r}.")
+    return seconds
 
 
 def parse_query_string(raw: bytes) -> list[tuple[str, str]]:

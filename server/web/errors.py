@@ -16,7 +16,8 @@ from starlette.responses import PlainTextResponse, Response, HTMLResponse
 from server.model import formats
 from server.sparql.guard import GuardError, ReadOnlyError
 from server.sparql.protocol import ProtocolError
-from server.engine.pool import QueryError, QueryTimeout, PoolUnavailable, WorkerCrashed
+from server.engine.errors import (EngineUnavailable, QueryCrashedWorker, QueryError, QueryEvaluationError,
+                                  QueryRejected, QueryStopped, QuerySyntaxError, ResultTooLarge)
 
 
 class ClientError(Exception):
@@ -44,18 +45,38 @@ def error_response(request: Request, status: int, message: str, headers: dict[st
     return PlainTextResponse(message + "\n", status_code=status, headers=headers)
 
 
-def _status_of(exc: Exception) -> int:
-    if isinstance(exc, ReadOnlyError):
-        return 403
-    if isinstance(exc, GuardError):
-        return 400
-    if isinstance(exc, formats.NotAcceptable):
-        return 406
-    if isinstance(exc, formats.UnknownFormat):
-        return 400
-    if isinstance(exc, QueryError):
+# The one table from errors to statuses, most specific first (ProtocolError and ClientError
+# carry their own 4xx: they are this layer's).
+STATUSES: tuple[tuple[type[Exception], int], ...] = (
+    (ReadOnlyError, 403),
+    (GuardError, 400),
+    (formats.NotAcceptable, 406),
+    (formats.UnknownFormat, 400),
+    (ResultTooLarge, 413),
+    (QuerySyntaxError, 400),
+    (QueryEvaluationError, 400),
+    (QueryCrashedWorker, 400),
+    (QueryRejected, 400),
+    (QueryStopped, 503),  # time limit, preempted: the service is busy, not the query wrong
+    (EngineUnavailable, 503),
+    (QueryError, 500),
+)
+RETRY_LATER = (QueryStopped, EngineUnavailable)  # answered with Retry-After
+
+
+def status_of(exc: Exception) -> int:
+    """The HTTP status for ``exc``."""
+    if isinstance(exc, (ClientError, ProtocolError)):
         return exc.status
-    return 500
+    return next((status for cls, status in STATUSES if isinstance(exc, cls)), 500)
+
+
+def message_of(exc: Exception) -> str:
+    """What to tell the client about ``exc``."""
+    message = getattr(exc, "message", None) or str(exc)
+    if isinstance(exc, QueryRejected) and status_of(exc) == 400 and not message.startswith("SPARQL"):
+        message = f"SPARQL query error: {message}"  # the engine's message alone names no culprit
+    return message
 
 
 def install(app: FastAPI) -> None:
@@ -64,16 +85,12 @@ def install(app: FastAPI) -> None:
     async def known(request: Request, exc: Exception) -> Response:
         if isinstance(exc, ClientError):
             return error_response(request, exc.status, exc.message, exc.headers)
-        if isinstance(exc, ProtocolError):
-            return error_response(request, exc.status, exc.message)
-        status = _status_of(exc)
-        message = str(exc)
-        if isinstance(exc, QueryError) and status == 400 and not message.startswith("SPARQL"):
-            message = f"SPARQL query error: {message}"
-        headers = {"Retry-After": "5"} if isinstance(exc, (PoolUnavailable, WorkerCrashed)) else None
-        if isinstance(exc, formats.NotAcceptable):
+        headers = None
+        if isinstance(exc, RETRY_LATER):
+            headers = {"Retry-After": "5"}
+        elif isinstance(exc, formats.NotAcceptable):
             headers = {"Vary": "Accept"}
-        return error_response(request, status, message, headers)
+        return error_response(request, status_of(exc), message_of(exc), headers)
 
     for cls in (ClientError, ProtocolError, GuardError, formats.NotAcceptable, formats.UnknownFormat, QueryError):
         app.add_exception_handler(cls, known)

@@ -28,12 +28,13 @@ import asyncio
 import ipaddress
 import math
 import time
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Callable, TypeVar
 
 from starlette.requests import Request
 
+from server.engine.worker import QueryResult, Request as QueryRequest
 from server.settings import Settings
 from server.web.errors import ClientError
 
@@ -130,6 +131,13 @@ class ClientLimiter:
     @asynccontextmanager
     async def acquire(self, key: str) -> AsyncIterator[None]:
         """Admit one query of client ``key`` or raise 429; charges its duration afterwards."""
+        async with self.hold(key), self.charged(key):
+            yield
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        """One of ``key``'s concurrency slots (after its budget is checked), or 429 once
+        ``queue_seconds`` pass without one; charges nothing (see :meth:`charged`)."""
         client = self._client(key)
         self._check_budget(client)
         client.waiting += 1
@@ -146,12 +154,20 @@ class ClientLimiter:
         finally:
             client.waiting -= 1
         client.active += 1
-        started = time.monotonic()
         try:
             yield
         finally:
             client.active -= 1
             client.slots.release()
+
+    @asynccontextmanager
+    async def charged(self, key: str) -> AsyncIterator[None]:
+        """Check ``key``'s budget (429 when spent), then charge the time the block takes."""
+        self._check_budget(self._client(key))
+        started = time.monotonic()
+        try:
+            yield
+        finally:
             self.charge(key, time.monotonic() - started)
 
     def _check_budget(self, client: _Client) -> None:
@@ -174,30 +190,70 @@ class ClientLimiter:
         finally:
             self.charge(key, time.monotonic() - started)
 
-    def slot(self, request: Request):
-        """:meth:`acquire` for the client that sent ``request``."""
-        return self.acquire(client_key(request))
-
 
 def client_key(request: Request) -> str:
     return key_of(request.client.host if request.client else None)
 
 
-async def run_with_limits(request, backend, query_request, *, bounded: bool = False):
-    """Run a query under its client's budget when limits are on: the one place that does.
+class MeteredBackend:
+    """The backend as one client sees it: every query it runs is charged to that client.
 
-    A ``bounded`` query (sparql/bounded.py) is first offered to the backend to answer in
-    this process (store/inline.py); if it declines, the query takes the usual route.
+    Routes get it from ``server.web.deps`` (``Depends(get_metered_backend)``, or
+    ``metered_backend(request)`` on the lean SPARQL routes) and pass it to views like the
+    plain backend; nothing else has to remember the limits. Each query checks the client's
+    budget (429 with Retry-After when spent) and is charged its duration; the first query
+    takes one of the client's concurrency slots, held until :meth:`release` (the end of the
+    request): a page of twenty queries counts as one query in flight, as a person reading
+    it would expect. The client's key also goes to the engine, which shares its workers
+    fairly between clients (server/engine/pool.py).
     """
-    limiter = getattr(request.app.state, "limiter", None)
-    if bounded:
-        if limiter is None:
-            result = backend.run_inline(query_request)
-        else:
-            result = limiter.run_cheap(client_key(request), lambda: backend.run_inline(query_request))
-        if result is not None:
-            return result
-    if limiter is None:
-        return await backend.run(query_request)
-    async with limiter.slot(request):
-        return await backend.run(query_request)
+
+    def __init__(self, backend, limiter: ClientLimiter | None, key: str):
+        self.backend, self.limiter, self.key = backend, limiter, key
+        self._slot: AsyncExitStack | None = None
+        self._taking = asyncio.Lock()
+
+    @property
+    def info(self):
+        return self.backend.info
+
+    async def _hold(self) -> None:
+        async with self._taking:
+            if self._slot is None:
+                stack = AsyncExitStack()
+                await stack.enter_async_context(self.limiter.hold(self.key))
+                self._slot = stack
+
+    async def release(self) -> None:
+        """Give the concurrency slot back (once the response is built)."""
+        slot, self._slot = self._slot, None
+        if slot is not None:
+            await slot.aclose()
+
+    async def __aenter__(self) -> "MeteredBackend":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.release()
+
+    async def run(self, request: QueryRequest, *, timeout: float | None = None) -> QueryResult:
+        if self.limiter is None:
+            return await self.backend.run(request, timeout=timeout, client=self.key)
+        await self._hold()
+        async with self.limiter.charged(self.key):
+            return await self.backend.run(request, timeout=timeout, client=self.key)
+
+    def run_inline(self, request: QueryRequest) -> QueryResult | None:
+        """A bounded lookup in the server process (no slot: it holds no worker), charged."""
+        if self.limiter is None:
+            return self.backend.run_inline(request)
+        return self.limiter.run_cheap(self.key, lambda: self.backend.run_inline(request))
+
+    async def run_prepared(self, request: QueryRequest, *, bounded: bool, timeout: float | None = None) -> QueryResult:
+        """A query the protocol layer prepared: a ``bounded`` one (sparql/bounded.py) is first
+        offered to the in-process store (engine/inline.py), which may decline it."""
+        if bounded:
+            result = self.run_inline(request)
+            if result is not None:
+                return result
+        return await self.run(request, timeout=timeout)

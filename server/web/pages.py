@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, Response
 from server.publish import dumps
 from server.model import formats
 from server.settings import Settings
-from server.sparql.guard import GuardError, ReadOnlyError
+from server.sparql.guard import GuardError
 from server.sparql.protocol import ProtocolError, ProtocolQuery
 from server.sparql.service import prepare
 
@@ -30,12 +30,13 @@ from server.views import ontology as vocabulary
 from server.engine.backend import Backend
 from server.model.namespaces import LICENCE
 from server.views.documents import RDF_FORMATS, Document
-from server.engine.pool import QueryError
+from server.engine.errors import QueryError
 from server.model.figures import BROWSE_KINDS
 from server.model.urls import UrlMap
 from server.web.caching import CACHE_DYNAMIC, conditional, etag_for
 from server.web.errors import ClientError
-from server.web.limits import run_with_limits
+from server.web.errors import message_of, status_of
+from server.web.limits import MeteredBackend
 from server.web.observe import observed
 from server.web.templating import TEMPLATE_DIGEST, render
 
@@ -246,10 +247,11 @@ def _triples(body: bytes) -> Results:
     return Results("triples", ["subject", "predicate", "object"], rows, len(parsed))
 
 
-async def run_for_page(request: Request, backend: Backend, urls: UrlMap, settings: Settings, query: str) -> Results:
+async def run_for_page(request: Request, backend: MeteredBackend, urls: UrlMap, settings: Settings, query: str) -> Results:
     """Run ``query`` as the endpoint would (same guard and limits) and tabulate the results."""
     prepared = prepare(ProtocolQuery(query), RESULT_ACCEPT, backend.info, urls, settings.allowed_service_endpoints)
     async with observed(request, query, bounded=prepared.bounded) as seen:  # metrics and query log
+        result = await backend.run_prepared(prepared.request, bounded=prepared.bounded)
         seen.result_bytes = len(result.body)
     parse = _triples if result.kind == "triples" else _solutions
     results = await run_in_threadpool(parse, result.body)
@@ -259,7 +261,7 @@ async def run_for_page(request: Request, backend: Backend, urls: UrlMap, setting
     return results
 
 
-async def query_page(request: Request, backend: Backend, urls: UrlMap, settings: Settings,
+async def query_page(request: Request, backend: MeteredBackend, urls: UrlMap, settings: Settings,
                      query: str | None = None) -> Response:
     """The query editor with the example queries; with ``query``, also its results as a table."""
     examples = await overview_store.examples(backend)
@@ -268,10 +270,7 @@ async def query_page(request: Request, backend: Backend, urls: UrlMap, settings:
         try:
             results = await run_for_page(request, backend, urls, settings, query)
         except (GuardError, ProtocolError, QueryError, formats.NotAcceptable, formats.UnknownFormat) as exc:
-            error = getattr(exc, "message", None) or str(exc)
-            status = getattr(exc, "status", 403 if isinstance(exc, ReadOnlyError) else 400)
-            if isinstance(exc, QueryError) and status == 400 and not error.startswith("SPARQL"):
-                error = f"SPARQL query error: {error}"  # the engine's message alone names no culprit
+            error, status = message_of(exc), status_of(exc)
     share = f"{urls.public_url}query?{urlencode({'query': query})}" if query is not None else None
     html = await render("query.html", urls=urls, version=backend.info.version, licence=LICENCE,
                         examples=examples, query=query, editor_text=query if query is not None else

@@ -22,7 +22,7 @@ from rdflib.term import URIRef, Variable
 from server.web.app import create_app
 from server.settings import Settings
 from server.sparql.bounded import is_bounded
-from server.engine.pool import QuerySyntaxError
+from server.engine.errors import QuerySyntaxError
 from server.engine.worker import Request
 
 ARKG_ID = "https://w3id.org/arkg/id/"

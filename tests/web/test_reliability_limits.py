@@ -110,6 +110,24 @@ def test_lookups_need_no_slot_but_spend_the_budget(limited_server):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("path", ["/doc/person/ahmad-massoud.html", "/doc/person/imran-khan.ttl", "/",
+                                  "/query?query=ASK%20%7B%20%3Fs%20%3Fp%20%3Fo%20%7D"])
+def test_pages_are_charged_like_queries(limited_server, path):
+    """Pages run queries through the metered backend (server/web/deps.py): a client whose
+    budget is spent gets 429 with Retry-After there too; another client is unaffected.
+    (Each path is asked first by the spender: a document already memoised costs no query.)"""
+    server = limited_server
+    spender, other = f"192.0.2.{100 + len(path) % 100}", "198.51.100.99"
+    for _ in range(2):  # 2 x 3 s of a 5 s/min budget
+        assert ask(server, RUNAWAY, spender).status_code == 503
+    page = httpx.get(server.url + path, headers={"X-Forwarded-For": spender, "Accept": "text/html"}, timeout=30)
+    assert page.status_code == 429, (page.status_code, page.text[:300])
+    assert "share of query time" in page.text and 1 <= int(page.headers["Retry-After"]) <= 60
+    fine = httpx.get(server.url + path, headers={"X-Forwarded-For": other, "Accept": "text/html"}, timeout=30)
+    assert fine.status_code == 200, fine.text[:300]
+
+
+@pytest.mark.slow
 def test_forwarded_for_is_not_trusted_by_default(tmp_path):
     server = LiveServer("--query-timeout", "2", "--query-workers", "2", env={
         "ARKG_RATE_LIMIT": "true", "ARKG_CLIENT_QUERY_SECONDS_PER_MINUTE": "1",

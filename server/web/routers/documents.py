@@ -28,7 +28,7 @@ from server.views import things
 from server.engine.backend import Backend
 from server.model.urls import UrlMap
 from server.web.caching import CACHE_DYNAMIC, conditional, etag_for
-from server.web.deps import get_backend, get_urls
+from server.web.deps import get_metered_backend, get_urls
 from server.web.errors import ClientError
 from server.web.pages import page_etag, thing_page
 
@@ -72,7 +72,7 @@ def _alternates(urls: UrlMap, thing: things.Ref, page: int) -> list[str]:
                   responses={303: {"description": "See Other: the document about the thing"},
                              404: {"description": "Nothing is known by this URI"},
                              406: {"description": "No acceptable format"}})
-async def identify(kind: str, slug: str, request: Request, backend: Backend = Depends(get_backend),
+async def identify(kind: str, slug: str, request: Request, backend: Backend = Depends(get_metered_backend),
                    urls: UrlMap = Depends(get_urls)) -> Response:
     thing = await _existing(backend, urls, kind, slug)
     fmt = formats.negotiate(request.headers.get("accept"), formats.DOCUMENT)
@@ -88,7 +88,7 @@ async def identify(kind: str, slug: str, request: Request, backend: Backend = De
                              404: {"description": "Nothing is known by this name, or no such page"},
                              406: {"description": "No acceptable format"}})
 async def document(kind: str, name: str, request: Request, page: int = PAGE,
-                   backend: Backend = Depends(get_backend), urls: UrlMap = Depends(get_urls)) -> Response:
+                   backend: Backend = Depends(get_metered_backend), urls: UrlMap = Depends(get_urls)) -> Response:
     slug, dot, suffix = name.rpartition(".")
     if dot and suffix not in SUFFIXES:
         raise ClientError(404, f"No document format {suffix[:20]!r}; use one of: " + ", ".join(SUFFIXES)

@@ -27,7 +27,7 @@ from server.views import ontology as vocabulary
 from server.engine.backend import Backend
 from server.model.urls import UrlMap
 from server.web.caching import conditional, etag_for
-from server.web.deps import get_backend, get_urls
+from server.web.deps import get_metered_backend, get_urls
 from server.web.errors import ClientError
 from server.web.pages import browse_page, home_page, ontology_page, query_page
 from server.web.templating import STATIC, TEMPLATE_DIGEST
@@ -38,7 +38,7 @@ ONTOLOGY_FORMATS = {f.name: f for f in formats.DOCUMENT}
 
 
 @router.api_route("/", methods=["GET", "HEAD"], summary="Home page", include_in_schema=True)
-async def home(request: Request, backend: Backend = Depends(get_backend), urls: UrlMap = Depends(get_urls)) -> Response:
+async def home(request: Request, backend: Backend = Depends(get_metered_backend), urls: UrlMap = Depends(get_urls)) -> Response:
     return await home_page(request, backend, urls)
 
 
@@ -64,7 +64,7 @@ def _ontology_links(urls: UrlMap) -> str:
 @router.api_route("/ontology", methods=["GET", "HEAD"],
                   summary="The ARKG ontology: HTML documentation, or the OWL file by content negotiation",
                   responses={200: {"content": {f.media_type: {} for f in formats.DOCUMENT}}})
-async def ontology(request: Request, backend: Backend = Depends(get_backend), urls: UrlMap = Depends(get_urls)) -> Response:
+async def ontology(request: Request, backend: Backend = Depends(get_metered_backend), urls: UrlMap = Depends(get_urls)) -> Response:
     fmt = formats.negotiate(request.headers.get("accept"), formats.DOCUMENT)
     headers = {"Vary": "Accept", "Content-Location": f"{urls.public_url}ontology.{fmt.name}",
                "Link": _ontology_links(urls)}
@@ -72,7 +72,7 @@ async def ontology(request: Request, backend: Backend = Depends(get_backend), ur
 
 
 @router.api_route("/ontology.{ext}", methods=["GET", "HEAD"], summary="The ARKG ontology in one format")
-async def ontology_in(ext: str, request: Request, backend: Backend = Depends(get_backend),
+async def ontology_in(ext: str, request: Request, backend: Backend = Depends(get_metered_backend),
                       urls: UrlMap = Depends(get_urls)) -> Response:
     if ext not in ONTOLOGY_FORMATS:
         raise ClientError(404, f"No ontology format {ext[:20]!r}; use one of: {', '.join(ONTOLOGY_FORMATS)}.")
@@ -81,7 +81,7 @@ async def ontology_in(ext: str, request: Request, backend: Backend = Depends(get
 
 @router.api_route("/query", methods=["GET", "HEAD"],
                   summary="The query page for browsers; with ?query=..., the results as an HTML table")
-async def query(request: Request, backend: Backend = Depends(get_backend), settings: Settings = Depends(get_settings),
+async def query(request: Request, backend: Backend = Depends(get_metered_backend), settings: Settings = Depends(get_settings),
                 urls: UrlMap = Depends(get_urls)) -> Response:
     items = protocol.parse_query_string(request.scope.get("query_string", b""))
     pq = protocol.parse_params([(k, v) for k, v in items if k == "query"])
@@ -101,5 +101,5 @@ async def stylesheet(request: Request) -> Response:
                   summary="Every thing of one kind, page by page (?page=N), with links to their pages",
                   responses={404: {"description": "No such kind, or a page past the last one"}})
 async def browse(kind: str, request: Request, page: int = Query(1, ge=1, le=1_000_000, description="Page of the list."),
-                 backend: Backend = Depends(get_backend), urls: UrlMap = Depends(get_urls)) -> Response:
+                 backend: Backend = Depends(get_metered_backend), urls: UrlMap = Depends(get_urls)) -> Response:
     return await browse_page(request, backend, urls, kind, page)

@@ -16,9 +16,8 @@ from server.sparql.service_description import PREFIXES as SD_PREFIXES, service_d
 from server.engine.backend import Backend
 from server.model.urls import UrlMap
 from server.web.caching import CACHE_DYNAMIC, etag_for, not_modified
-from server.web.deps import get_backend, get_urls
+from server.web.deps import get_backend, get_urls, metered_backend
 from server.web.errors import ClientError
-from server.web.limits import run_with_limits
 from server.web.observe import observed
 from server.web.fastpath import RequestOnlyRoute
 from server.web.pages import query_page
@@ -113,7 +112,8 @@ async def answer(request: Request, pq: protocol.ProtocolQuery, backend: Backend,
     else:
         headers["Cache-Control"] = "no-store"
     async with observed(request, pq.query, bounded=prepared.bounded) as seen:  # metrics and query log
-        result = await run_with_limits(request, backend, prepared.request, bounded=prepared.bounded)
+        async with metered_backend(request) as metered:  # charged to this client (limits.py)
+            result = await metered.run_prepared(prepared.request, bounded=prepared.bounded, timeout=pq.timeout)
         seen.result_bytes = len(result.body)
     fmt = formats.by_name(result.format)
     return Response(result.body, media_type=fmt.content_type, headers=headers)
@@ -123,7 +123,8 @@ async def describe_service(request: Request, backend: Backend, settings: Setting
     """The Service Description, in the RDF format the client prefers; browsers get the query page."""
     fmt = formats.negotiate(request.headers.get("accept"), DESCRIPTION_FORMATS + [formats.HTML])
     if fmt is formats.HTML:
-        return await query_page(request, backend, urls, settings)
+        async with metered_backend(request) as metered:
+            return await query_page(request, metered, urls, settings)
     headers = {"Vary": "Accept", "Cache-Control": CACHE_DYNAMIC}
     etag = etag_for(backend.info.version, "service-description", fmt.name, settings.public_url)
     cached = not_modified(request, etag, headers)

@@ -28,7 +28,7 @@ from server.views.documents import RDF_FORMATS
 from server.engine.worker import Request as QueryRequest
 from server.model.urls import UrlMap
 from server.web.caching import CACHE_DYNAMIC, etag_for, not_modified
-from server.web.deps import get_backend, get_urls
+from server.web.deps import get_backend, get_metered_backend, get_urls
 from server.web.routers.dumps import served_build
 
 router = APIRouter(tags=["metadata"])
@@ -70,7 +70,7 @@ async def void(request: Request, backend: Backend = Depends(get_backend), settin
 
 
 @router.api_route("/.well-known/sparql-examples", methods=["GET", "HEAD"], summary="The example queries, as RDF")
-async def sparql_examples(request: Request, backend: Backend = Depends(get_backend)) -> Response:
+async def sparql_examples(request: Request, backend: Backend = Depends(get_metered_backend)) -> Response:
     fmt = formats.negotiate(request.headers.get("accept"), RDF_FORMATS)
     headers = {"Vary": "Accept", "Cache-Control": CACHE_DYNAMIC}
     etag = etag_for(backend.info.version, "sparql-examples", fmt.name)
