@@ -21,6 +21,7 @@ import os
 import re
 import sqlite3
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,8 +31,9 @@ from server.model.search_text import INDEX_SCHEMA, KINDS, MAX_QUERY_CHARS, ascii
 
 MAX_LIMIT = 50
 MAX_OFFSET = 1000  # deeper pages are refused: refine the query instead
-FUZZY_CANDIDATES = 1000  # names rapidfuzz scores, at most
-FUZZY_GRAMS = 5  # rarest trigrams of the query that propose fuzzy candidates
+FUZZY_GRAMS = 6  # rarest trigrams of the query that propose fuzzy candidates
+FUZZY_PER_GRAM = 2000  # names read per trigram, at most (most mentioned first)
+FUZZY_CANDIDATES = 300  # names rapidfuzz scores, at most: those sharing the most trigrams
 FUZZY_CUTOFF = 75.0
 RANK_WINDOW = 1000  # quotes ranked by bm25, at most: the first that match, in claim order
 WORK_LIMIT = 2_000_000  # SQLite VM steps one index query may take (tens of ms); then its rows so far
@@ -141,24 +143,24 @@ class SearchIndex:
             cursor = db.execute(sql, args)
             while True:
                 try:
-                    row = cursor.fetchone()
+                    rows = cursor.fetchmany(64)
                 except sqlite3.OperationalError:  # interrupted by tick()
                     return
-                if row is None:
+                if not rows:
                     return
-                yield row
+                yield from rows
         finally:
             db.set_progress_handler(None, 0)
 
-    def _grams(self, key: str) -> tuple[list[str], bool]:
-        """The key's trigrams found in some name, rarest first, and whether all of them are
-        (if one is in no name, no name contains the key)."""
+    def _grams(self, key: str) -> tuple[list[tuple[str, int]], bool]:
+        """The key's trigrams found in some name with how many names have each, rarest first,
+        and whether all of them are found (if one is in no name, no name contains the key)."""
         grams = sorted({key[i:i + 3] for i in range(len(key) - 2)})
         if not grams:
             return [], False
         marks = ",".join("?" * len(grams))
         docs = dict(self.db.execute(f"SELECT gram, docs FROM name_grams WHERE gram IN ({marks})", grams))
-        return sorted(docs, key=lambda g: (docs[g], g)), len(docs) == len(grams)
+        return sorted(docs.items(), key=lambda item: (item[1], item[0])), len(docs) == len(grams)
 
     # --- entities
 
@@ -168,13 +170,13 @@ class SearchIndex:
         offset = (page - 1) * limit
         need = offset + limit + 1
         key = ascii_key(text)
-        found: dict[int, tuple[float, float, str, str]] = {}  # entity -> (rank, order, spelling, source)
+        found: dict[int, tuple[float, tuple, str, str]] = {}  # entity -> (rank, order within rank, spelling, source)
         where, args = ("AND n.kind = ?", (kind,)) if kind else ("", ())
 
         def add(rank: float, rows) -> None:
             for entity, name, source in rows:
                 if entity not in found:
-                    found[entity] = (rank, entity, name, source)  # entity ids are in popularity order
+                    found[entity] = (rank, (entity,), name, source)  # entity ids are in popularity order
                     if len(found) >= need and rank >= 2:  # ranks 0-1 are few rows, read them all
                         return
 
@@ -198,7 +200,7 @@ class SearchIndex:
                 else:  # the two rarest trigrams find the candidates, instr() keeps those containing the key
                     sql = (f"SELECT n.entity, n.name, n.source FROM names_tri t JOIN names n ON n.id = t.rowid "
                            f"WHERE names_tri MATCH ? AND instr(n.key, ?) > 0 {source} {where}")
-                    add(rank, self._rows(sql, (" ".join(map(_phrase, grams[:2])), key, *args)))
+                    add(rank, self._rows(sql, (" ".join(_phrase(g) for g, _ in grams[:2]), key, *args)))
             if len(found) < need and grams:
                 self._fuzzy(key, grams, where, args, found, need)
         ordered = sorted(found.items(), key=lambda item: (item[1][0], item[1][1], item[0]))
@@ -215,19 +217,29 @@ class SearchIndex:
         return Page(hits, offset, len(ordered) > offset + limit)
 
     def _fuzzy(self, key: str, grams: list[str], where: str, args: tuple, found: dict, need: int) -> None:
-        # Candidates: names sharing one of the key's rarest trigrams (a misspelling keeps most of
-        # them), at most FUZZY_CANDIDATES, most mentioned first; rapidfuzz scores only those.
-        expression = " OR ".join(map(_phrase, grams[:FUZZY_GRAMS]))
-        rows = list(self._rows(
-            f"SELECT n.entity, n.name, n.source, n.key FROM names_tri t JOIN names n ON n.id = t.rowid "
-            f"WHERE names_tri MATCH ? AND n.source != 'entityId' {where} LIMIT ?", (expression, *args, FUZZY_CANDIDATES)))
+        # Candidates: the names sharing most of the key's rarest trigrams (a misspelling keeps
+        # most of them), each trigram's list read up to a bound, most mentioned first; rapidfuzz
+        # scores only the best FUZZY_CANDIDATES of them.
+        shared: Counter[int] = Counter()
+        # trigrams whose lists are read whole; common ones would only add noise (at least two)
+        rare = [g for i, (g, docs) in enumerate(grams[:FUZZY_GRAMS]) if docs <= FUZZY_PER_GRAM or i < 2]
+        for gram in rare:
+            shared.update(rowid for (rowid,) in self._rows("SELECT rowid FROM names_tri WHERE names_tri MATCH ? LIMIT ?",
+                                                           (_phrase(gram), FUZZY_PER_GRAM)))
+        best = [rowid for rowid, _ in shared.most_common(FUZZY_CANDIDATES)]
+        if not best:
+            return
+        marks = ",".join("?" * len(best))
+        rows = self.db.execute(f"SELECT n.entity, n.name, n.source, n.key FROM names n WHERE n.id IN ({marks}) "
+                               f"AND n.source != 'entityId' {where}", (*best, *args)).fetchall()
         if not rows:
             return
-        scored = process.extract(key, [r[3] for r in rows], scorer=fuzz.WRatio, limit=len(rows), score_cutoff=FUZZY_CUTOFF)
-        for _, score, i in sorted(scored, key=lambda s: (-s[1], rows[s[2]][0])):  # better score, then popularity
-            entity, name, source, _ = rows[i]
+        scored = process.extract(key, [r[3] for r in rows], scorer=_closeness, limit=len(rows), score_cutoff=FUZZY_CUTOFF)
+        closeness = sorted((-score, rows[i][0], i) for _, score, i in scored)  # closer, then more mentioned
+        for order in closeness:
+            entity, name, source, _ = rows[order[-1]]
             if entity not in found:
-                found[entity] = (4, -score * 1e7 + entity, name, source)
+                found[entity] = (4, order[:2], name, source)
                 if len(found) >= need:
                     break
 
@@ -275,6 +287,25 @@ class SearchIndex:
             meta = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('quotes', 'quote_words_mean')"))
             stats = self._stats = (int(meta["quotes"]), float(meta["quote_words_mean"]) or 1.0)
         return stats
+
+
+def _closeness(query: str, name: str, *, score_cutoff: float = 0.0, **_) -> float:
+    """How close a name (ASCII key) is to a misspelt query, 0-100: the edit similarity of the
+    whole name, or at 0.95 of the run of its words the query best matches (so "Panjsher" is
+    closer to "Panjshir" than to "Panjshir Valley", and "Synthtic person 9332" is closest to
+    "Synthetic person 9332 (council border)"). rapidfuzz's WRatio and partial_ratio were tried
+    first: they score any overlapping part alike, so that last query tied with twenty names."""
+    best = fuzz.ratio(query, name)
+    words = name.split(" ")
+    if len(words) > 1:
+        for i in range(len(words)):
+            window, j = words[i], i + 1
+            while len(window) < len(query) and j < len(words):
+                window, j = window + " " + words[j], j + 1
+            best = max(best, 0.95 * fuzz.ratio(query, window))
+            if j < len(words):
+                best = max(best, 0.95 * fuzz.ratio(query, window + " " + words[j]))
+    return best
 
 
 def _segments(snippet: str) -> list[tuple[str, bool]]:

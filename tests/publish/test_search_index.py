@@ -64,6 +64,14 @@ def test_spellings_of_panjshir_find_the_province_first(index, spelling):
     assert _iris(index.entities(spelling))[0] == ID + "place/panjshir-province"
 
 
+@pytest.mark.parametrize("typo, slug", [("Amrulah Saleh", "person/amrullah-saleh"), ("Mujahed", "person/zabihullah-mujahid"),
+                                        ("Zabiullah", "person/zabihullah-mujahid"), ("Dushambe", "place/dushanbe"),
+                                        ("Tehrann", "place/tehran")])
+def test_misspellings_find_the_entity_first(index, typo, slug):
+    hit = index.entities(typo).hits[0]
+    assert (hit.iri, hit.rank) == (ID + slug, "fuzzy")
+
+
 def test_saleh_finds_amrullah_saleh_first(index):
     hit = index.entities("saleh").hits[0]
     assert (hit.iri, hit.label, hit.kind) == (ID + "person/amrullah-saleh", "Amrullah Saleh", "person")
