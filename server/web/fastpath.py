@@ -30,7 +30,7 @@ through FastAPI's full stack, and the routes stay in FastAPI's router for OpenAP
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.middleware import Middleware
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
@@ -38,6 +38,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+# Private parts of FastAPI and Starlette this module relies on (build_middleware_stack's
+# layers, iter_route_contexts, the exception-handler split): the versions it was written for,
+# pinned in pyproject.toml and checked by tests/web/test_library_pins.py. What the short
+# stack buys is measured in bench/README.md ("Private internals").
+WRITTEN_FOR = {"fastapi": "0.165", "starlette": "1.10"}
 
 
 class RequestOnlyRoute(APIRoute):
@@ -76,12 +83,8 @@ class FastPathApp(FastAPI):
 
     def fast_routes(self) -> list[tuple[str, RequestOnlyRoute]]:
         """(full path, route) of every RequestOnlyRoute, included routers' prefixes applied."""
-        try:  # recent FastAPI keeps an included router as one wrapper with its prefix
-            from fastapi.routing import iter_route_contexts
-        except ImportError:  # older FastAPI copies the routes, prefix included
-            found = [(r.path, r) for r in self.router.routes]
-        else:
-            found = [(c.path, c.original_route) for c in iter_route_contexts(self.router.routes)]
+        # FastAPI 0.165 keeps an included router as one wrapper with its prefix.
+        found = [(c.path, c.original_route) for c in iter_route_contexts(self.router.routes)]
         return [(path, route) for path, route in found if isinstance(route, RequestOnlyRoute)]
 
     def fast_paths(self) -> set[str]:

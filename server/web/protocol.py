@@ -1,73 +1,48 @@
 """uvicorn's httptools protocol, with two changes that a public endpoint needs.
 
-- Request heads. uvicorn buffers the request line and headers without any limit (a client
-  sending a 200 MiB header grew the server by 260 MB); here a head larger than
+- Request heads are capped. uvicorn buffers the request line and headers without any limit
+  (a client sending a 200 MiB header grew the server by 260 MB); here a head larger than
   ``max_body_bytes`` + 64 KiB is answered 431 and the connection closed.
-- One write per response (:class:`OneWriteCycle`).
+- An offer to upgrade to cleartext HTTP/2 (``Upgrade: h2c``, which the JDK's HttpClient
+  sends with every request: Jena, RDF4J, any Java 11+ program) is ignored, as RFC 9110
+  §7.8 allows, and the request served as HTTP/1.1 *with its body*. httptools stops parsing
+  at the end of such a head and uvicorn then drops the body (uvicorn issue 2722, open), so
+  the ``Upgrade: h2c`` header line is taken out before the parser sees the head.
+
+Why not uvicorn's h11 protocol, which has both (``h11_max_incomplete_event_size``, and it
+keeps the body after a declined upgrade): it cost 37% more CPU per lookup (bench/README.md,
+"Private internals"). This module relies on private parts of uvicorn's
+``HttpToolsProtocol``; ``serving.WRITTEN_FOR`` names the version it was written for and
+pyproject.toml pins it (tests/web/test_library_pins.py).
 
 ``serving.config`` names :class:`BoundedHttpToolsProtocol` as uvicorn's ``http`` protocol.
 """
 
 from __future__ import annotations
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+import re
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+# The header line of an h2c upgrade offer, within a request head. Without it the parser sees
+# no upgrade ("Connection: Upgrade" alone does not make one).
+_H2C_OFFER = re.compile(rb"\r\nupgrade:[ \t]*h2c[ \t]*(?=\r\n)", re.IGNORECASE)
 
 
-class _Collect:
-    """Stands in for the transport while uvicorn formats one response message."""
-    __slots__ = ("parts", "closed")
+def without_h2c_offer(head: bytes) -> bytes:
+    """``head`` without its ``Upgrade: h2c`` line (other upgrades, such as WebSocket, stay).
 
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.parts.append(data)
-
-    def close(self) -> None:
-        self.closed = True
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-
-class OneWriteCycle(RequestResponseCycle):
-    """uvicorn's request/response cycle, except that the response head goes out together
-    with the first body chunk: one ``send()`` per response instead of two.
-
-    uvicorn writes the head as soon as the app starts the response; on a small response
-    the two writes, each a system call and a TCP segment, took a quarter of a lookup's
-    CPU (bench/README.md). The head is held only until the next message of the same
-    response, which the app sends at once.
+    >>> without_h2c_offer(b"POST / HTTP/1.1\\r\\nConnection: Upgrade, HTTP2-Settings\\r\\nUpgrade: h2c\\r\\n\\r\\n")
+    b'POST / HTTP/1.1\\r\\nConnection: Upgrade, HTTP2-Settings\\r\\n\\r\\n'
+    >>> without_h2c_offer(b"GET / HTTP/1.1\\r\\nUpgrade: websocket\\r\\n\\r\\n")
+    b'GET / HTTP/1.1\\r\\nUpgrade: websocket\\r\\n\\r\\n'
     """
-
-    _holding = False
-    _head = b""
-
-    async def send(self, message) -> None:
-        if self.response_started and not self._holding:
-            await super().send(message)
-            return
-        transport, collect = self.transport, _Collect()
-        self.transport = collect
-        try:
-            await super().send(message)
-        finally:
-            self.transport = transport
-        data = b"".join(collect.parts)
-        if not self._holding:  # the start message: hold its head
-            self._holding, self._head = True, data
-            return
-        self._holding, data = False, self._head + data
-        if data:
-            transport.write(data)
-        if collect.closed:
-            transport.close()
+    return _H2C_OFFER.sub(b"", head)
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a cap on the bytes of a request line and headers,
-    answering through :class:`OneWriteCycle`."""
+    ignoring offers to upgrade to h2c."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -76,6 +51,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # A GET query may be as long as a POST body; headers get 64 KiB beside it.
         self.max_head_bytes = get_settings().max_body_bytes + 64 * 1024
         self._in_head, self._head_bytes = True, 0
+        self._held = b""  # the start of a head that mentions an upgrade, until the head is complete
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -84,9 +60,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         super().on_headers_complete()
-        # uvicorn names its cycle class inside this method; its task has not run yet.
-        if type(self.cycle) is RequestResponseCycle:
-            self.cycle.__class__ = OneWriteCycle
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        # The next bytes on this connection start the next request's head (keep-alive).
+        self._in_head, self._head_bytes = True, 0
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
@@ -98,6 +76,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                                      b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
                                      b"content-length: " + str(len(message)).encode() + b"\r\n\r\n" + message)
                 self.transport.close()
-                self._in_head = False
+                self._in_head, self._held = False, b""
                 return
+            if self._held or b"pgrade" in data:  # "Upgrade"/"upgrade": hold the head until it is whole
+                data = self._held + data
+                end = data.find(b"\r\n\r\n")
+                if end < 0:
+                    self._held = data
+                    return
+                self._held = b""
+                data = without_h2c_offer(data[:end]) + data[end:]
         super().data_received(data)

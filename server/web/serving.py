@@ -7,8 +7,8 @@ Why not plain ``uvicorn.run``: these behaviours differ from uvicorn's defaults.
   any record of a failure in /health. Here the supervisor forwards SIGHUP to each worker
   process, which reloads in place (server/web/reload.py) and keeps its last good dataset
   if the new one fails. With one process, the lifespan handles SIGHUP itself.
-- The HTTP protocol (server/web/protocol.py): request heads are capped (431) and each
-  response leaves in one write.
+- The HTTP protocol (server/web/protocol.py): request heads are capped (431) and an
+  ``Upgrade: h2c`` offer is ignored with the body kept (Java clients).
 - Connections spread over the workers. uvicorn's workers share one listening socket, and
   the first to wake accepts every pending connection: 8 connections opened together
   landed all on one worker in 3 of 4 trials, leaving the other core idle (lookups at
@@ -17,6 +17,10 @@ Why not plain ``uvicorn.run``: these behaviours differ from uvicorn's defaults.
 - X-Forwarded-For. uvicorn trusts it from 127.0.0.1 by default; the per-client limits
   need the real client address, so it is trusted only from the proxies listed in
   ``forwarded_allow_ips`` (default: none).
+
+The protocol and the supervisor's ``sockets`` rely on private parts of uvicorn:
+``WRITTEN_FOR`` is the version they were written for, pinned in pyproject.toml and checked
+by tests/web/test_library_pins.py; what each buys is in bench/README.md ("Private internals").
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from server.settings import Settings
 from server.web.protocol import BoundedHttpToolsProtocol
 
 logger = logging.getLogger("uvicorn.error")
+
+WRITTEN_FOR = {"uvicorn": "0.55"}  # see the module docstring
 
 
 def listeners(cfg: uvicorn.Config, count: int) -> list[socket.socket]:
