@@ -14,6 +14,10 @@ Why not plain ``uvicorn.run``: these behaviours differ from uvicorn's defaults.
   landed all on one worker in 3 of 4 trials, leaving the other core idle (lookups at
   2,000 req/s instead of 2,900). Here each worker gets its own listening socket on the
   same port (``SO_REUSEPORT``) and the kernel spreads new connections across them.
+- Worker replacement and shutdown. A worker that dies or misses the supervisor's health
+  check is replaced and the replacement logged at warning level with which worker and why;
+  SIGTERM gives requests in flight ``SHUTDOWN_GRACE`` seconds, and a worker still running
+  after that is killed, so the whole server (query workers included) stops in seconds.
 - X-Forwarded-For. uvicorn trusts it from 127.0.0.1 by default; the per-client limits
   need the real client address, so it is trusted only from the proxies listed in
   ``forwarded_allow_ips`` (default: none).
@@ -34,16 +38,28 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
-from uvicorn.supervisors.multiprocess import Multiprocess
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from server.settings import Settings
 from server.web.protocol import BoundedHttpToolsProtocol
 
 logger = logging.getLogger("uvicorn.error")
+SHUTDOWN_GRACE = 3  # seconds in-flight requests get after SIGTERM
+
+
+def _exit_reason(code: int | None) -> str:
+    """``killed by SIGKILL`` or ``exit code 1`` for a worker's exit code."""
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 WRITTEN_FOR = {"uvicorn": "0.55"}  # see the module docstring
 
@@ -97,6 +113,46 @@ class ReloadingMultiprocess(Multiprocess):
     def sockets(self, value) -> None:
         pass  # Multiprocess.__init__ assigns it; the property above decides
 
+    # uvicorn's own loop (Multiprocess.keep_subprocess_alive) replaces a worker that died or
+    # missed a health check and logs it at info level, which "warning" hides: an operator
+    # saw nothing while workers were replaced for 19 minutes. Same checks here, said loudly.
+    def keep_subprocess_alive(self) -> None:
+        if self.should_exit.is_set():
+            return
+        timeout = self.config.timeout_worker_healthcheck
+        for slot, process in enumerate(self.processes):
+            if not process.process.is_alive():
+                code = process.exitcode
+                why = f"it exited ({_exit_reason(code)})"
+            elif not process.ping(timeout):
+                why = f"it did not answer the supervisor's health check within {timeout:g} s (blocked or hung); killed"
+            else:
+                continue
+            pid = process.pid
+            process.kill()
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:
+                logger.error("worker %d [pid %s] failed to start; stopping the server", slot, pid)
+                self.should_exit.set()
+                return
+            if self.should_exit.is_set():
+                return
+            replacement = Process(self.config, self.sockets)
+            replacement.start()
+            self.processes[slot] = replacement
+            logger.warning("worker %d [pid %s] replaced by pid %s: %s", slot, pid, replacement.pid, why)
+
+    # uvicorn waits for every worker without a bound; a worker that cannot stop (a request
+    # holding the GIL) kept SIGTERM from taking effect for 100 s. Bounded here, then killed.
+    def join_all(self) -> None:
+        deadline = time.monotonic() + self.config.timeout_graceful_shutdown + 3
+        for slot, process in enumerate(self.processes):
+            process.process.join(max(0.0, deadline - time.monotonic()))
+            if process.process.is_alive():
+                logger.warning("worker %d [pid %s] did not stop in time; killed", slot, process.pid)
+                process.kill()
+                process.join()
+
     def handle_ttin(self) -> None:
         logger.warning("SIGTTIN ignored: each worker has its own listening socket; restart with --workers N")
 
@@ -120,8 +176,9 @@ def config(settings: Settings) -> uvicorn.Config:
         # At "warning" the access lines are never shown, but uvicorn still formats each one
         # (URL-quoting the path, decoding the query string): about 2% of a lookup's CPU.
         access_log=False,
-        # in-flight queries may finish: the longest one runs query_timeout seconds
-        timeout_graceful_shutdown=int(settings.query_timeout) + 5,
+        # SIGTERM stops the server within seconds: requests in flight get SHUTDOWN_GRACE
+        # seconds to finish, then their queries are stopped with the pool (query workers killed).
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
         proxy_headers=bool(settings.forwarded_allow_ips), forwarded_allow_ips=settings.forwarded_allow_ips or None)
 
 
