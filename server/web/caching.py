@@ -1,6 +1,7 @@
 """ETags, conditional requests and cache headers for read-only, versioned data.
 
-Every route that answers ``If-None-Match`` goes through :func:`conditional`: it answers 304
+Every route that answers ``If-None-Match`` goes through :func:`conditional` (or
+:func:`conditional_sync` in a sync route): it answers 304
 when the client holds the ETag, and otherwise builds the response and stamps it with the
 ETag and cache headers (the same headers on both, as RFC 9110 §15.4.5 asks).
 
@@ -55,7 +56,21 @@ async def conditional(request: Request, etag: str, respond: Callable[[], Respons
     response = respond()
     if inspect.isawaitable(response):
         response = await response
-    for name, value in common.items():
+    return _stamped(response, etag, common)
+
+
+def conditional_sync(request: Request, etag: str, respond: Callable[[], Response], *,
+                     headers: dict[str, str] | None = None, cache_control: str = CACHE_DYNAMIC) -> Response:
+    """:func:`conditional` for a sync route (one that runs in the threadpool)."""
+    common = {"Cache-Control": cache_control, **(headers or {})}
+    cached = not_modified(request, etag, common)
+    if cached is not None:
+        return cached
+    return _stamped(respond(), etag, common)
+
+
+def _stamped(response: Response, etag: str, headers: dict[str, str]) -> Response:
+    for name, value in headers.items():
         response.headers.setdefault(name, value)
     response.headers["ETag"] = etag
     return response

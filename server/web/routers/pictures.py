@@ -25,7 +25,7 @@ from server.model.urls import UrlMap
 from server.views.pictures.common import MAX_LIMIT
 from server.views.things import BadReference, of_iri
 from server.web import pictures
-from server.web.caching import CACHE_DYNAMIC, etag_for, not_modified
+from server.web.caching import conditional, etag_for
 from server.web.deps import get_backend, get_urls
 from server.web.errors import ClientError
 from server.web.templating import TEMPLATE_DIGEST, render
@@ -65,38 +65,37 @@ async def picture(request: Request, file: str,
     if suffix == ".query":  # the query page, running the query behind the picture
         text = pictures.query_of(name, about=iri, is_event=kind == "event", limit=limit)
         return RedirectResponse(f"{urls.public_url}query?{urlencode({'query': text})}", status_code=303)
-    headers = {"Cache-Control": CACHE_DYNAMIC}
     etag = etag_for(backend.info.version, "picture", TEMPLATE_DIGEST, urls.public_url, file, iri or "", str(limit))
-    cached = not_modified(request, etag, headers)
-    if cached is not None:
-        return cached
-    fig = await pictures.figure(backend, name, about=iri, is_event=kind == "event", limit=limit)
-    headers["ETag"] = etag
-    if suffix == ".svg":
-        body = await pictures.render_svg(fig, urls)
-        headers["Content-Disposition"] = f'inline; filename="arkg-{name}.svg"'
-    elif suffix == ".csv":
-        body = pictures.to_csv(fig)
-        headers["Content-Disposition"] = f'attachment; filename="arkg-{name}.csv"'
-    else:
-        heading = pictures.TITLES[name] + (f": {kind} {iri.rsplit('/', 1)[-1]}" if iri else "")
-        body = await render("pictures/page.html", urls=urls, version=backend.info.version, licence=LICENCE,
-                            pictures=[fig], heading=heading, intro=None)
-    return Response(body, media_type=SUFFIXES[suffix], headers=headers)
+
+    async def respond() -> Response:
+        fig = await pictures.figure(backend, name, about=iri, is_event=kind == "event", limit=limit)
+        headers = {}
+        if suffix == ".svg":
+            body = await pictures.render_svg(fig, urls)
+            headers["Content-Disposition"] = f'inline; filename="arkg-{name}.svg"'
+        elif suffix == ".csv":
+            body = pictures.to_csv(fig)
+            headers["Content-Disposition"] = f'attachment; filename="arkg-{name}.csv"'
+        else:
+            heading = pictures.TITLES[name] + (f": {kind} {iri.rsplit('/', 1)[-1]}" if iri else "")
+            body = await render("pictures/page.html", urls=urls, version=backend.info.version, licence=LICENCE,
+                                pictures=[fig], heading=heading, intro=None)
+        return Response(body, media_type=SUFFIXES[suffix], headers=headers)
+
+    return await conditional(request, etag, respond)
 
 
 @router.api_route("/contested", methods=["GET", "HEAD"], summary="Who says what about every contested proposition")
 async def contested(request: Request, limit: Optional[int] = Query(None, ge=1, le=MAX_LIMIT),
                     backend: Backend = Depends(get_backend), urls: UrlMap = Depends(get_urls)) -> Response:
-    headers = {"Cache-Control": CACHE_DYNAMIC}
+    async def respond() -> Response:
+        fig = await pictures.figure(backend, "who-says-what", limit=limit or MAX_LIMIT)
+        body = await render("pictures/page.html", urls=urls, version=backend.info.version, licence=LICENCE,
+                            pictures=[fig], heading="Contested propositions",
+                            intro="Every proposition that one speaker asserts or reports and another denies, in these "
+                                  "five articles: who takes which side, with their words. Contested here says nothing "
+                                  "about what is true.")
+        return HTMLResponse(body)
+
     etag = etag_for(backend.info.version, "contested", TEMPLATE_DIGEST, urls.public_url, str(limit))
-    cached = not_modified(request, etag, headers)
-    if cached is not None:
-        return cached
-    fig = await pictures.figure(backend, "who-says-what", limit=limit or MAX_LIMIT)
-    body = await render("pictures/page.html", urls=urls, version=backend.info.version, licence=LICENCE, pictures=[fig],
-                        heading="Contested propositions",
-                        intro="Every proposition that one speaker asserts or reports and another denies, in these "
-                              "five articles: who takes which side, with their words. Contested here says nothing "
-                              "about what is true.")
-    return HTMLResponse(body, headers={**headers, "ETag": etag})
+    return await conditional(request, etag, respond)

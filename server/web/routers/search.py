@@ -28,7 +28,7 @@ from server.model.urls import UrlMap
 from server.settings import Settings, get_settings
 from server.sparql.protocol import parse_query_string
 from server.views.search import BadSearch, IndexMissing, Page, SearchIndex, index_at
-from server.web.caching import CACHE_DYNAMIC, etag_for, not_modified
+from server.web.caching import CACHE_DYNAMIC, conditional, etag_for
 from server.web.deps import get_backend, get_urls
 from server.web.errors import ClientError
 from server.web.limits import client_key
@@ -186,9 +186,5 @@ _SCRIPT = (STATIC / "search.js").read_bytes()
 
 @router.api_route("/static/search.js", methods=["GET", "HEAD"], include_in_schema=False)
 async def script(request: Request) -> Response:
-    headers = {"Cache-Control": CACHE_DYNAMIC}
-    etag = etag_for("static", TEMPLATE_DIGEST, "search.js")
-    cached = not_modified(request, etag, headers)
-    if cached is not None:
-        return cached
-    return Response(_SCRIPT, media_type="text/javascript; charset=utf-8", headers={**headers, "ETag": etag})
+    return await conditional(request, etag_for("static", TEMPLATE_DIGEST, "search.js"),
+                             lambda: Response(_SCRIPT, media_type="text/javascript; charset=utf-8"))
