@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> None:
         mine = timed(lambda q: index.entities(q, limit=10), sample)
         print(summary("peer: SPARQL REGEX on labels", peer))
         print(summary("  same queries, search index", mine))
-        print(f"  ratio of medians (REGEX / index): {statistics.median(peer) / statistics.median(mine):.0f}x")
+        # REGEX with LIMIT 10 stops early on a common prefix and reads every label otherwise: means, not medians
+        print(f"  ratio of means (REGEX / index): {statistics.mean(peer) / statistics.mean(mine):.0f}x")
 
 
 if __name__ == "__main__":
