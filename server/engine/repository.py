@@ -53,7 +53,12 @@ async def select(backend: Backend, query: str, *, timeout: float | None = None) 
     return [{k: v["value"] for k, v in row.items()} for row in data["results"]["bindings"]]
 
 
-async def describe_dataset(backend: Backend, version: str) -> DatasetInfo:
-    counts = {row["g"]: int(row["n"]) for row in await select(backend, _COUNTS)}
+async def graph_counts(backend: Backend) -> dict[str, int]:
+    """Named graph IRI -> triples in it."""
+    return {row["g"]: int(row["n"]) for row in await select(backend, _COUNTS)}
+
+
+async def describe_dataset(backend: Backend, version: str, *, counts: dict[str, int] | None = None) -> DatasetInfo:
+    counts = await graph_counts(backend) if counts is None else counts
     total = int((await select(backend, _TOTAL))[0]["n"])
     return DatasetInfo(version=version, triples=total, graph_counts=counts)
