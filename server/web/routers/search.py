@@ -74,12 +74,14 @@ def _index(settings: Settings, version: str) -> SearchIndex:
 
 
 async def _charged(request: Request, search: Callable[[], T]) -> T:
-    """Run ``search`` in the threadpool under the client's query budget (web/limits.py)."""
+    """Run ``search`` in the threadpool, its time charged to the client's query budget (429 when
+    spent: web/limits.py). Like a bounded lookup it holds no query worker, so it takes none of
+    the client's concurrency slots: type-ahead's many small requests are never queued."""
     limiter = getattr(request.app.state, "limiter", None)
     try:
         if limiter is None:
             return await run_in_threadpool(search)
-        async with limiter.acquire(client_key(request)):
+        async with limiter.charged(client_key(request)):
             return await run_in_threadpool(search)
     except BadSearch as exc:
         raise ClientError(400, str(exc)) from None
