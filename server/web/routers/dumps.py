@@ -36,7 +36,7 @@ from server.settings import Settings, get_settings
 from server.engine.backend import Backend
 from server.model.namespaces import LICENCE
 from server.model.urls import UrlMap
-from server.web.caching import CACHE_DYNAMIC, CACHE_IMMUTABLE, etag_for, not_modified
+from server.web.caching import CACHE_DYNAMIC, CACHE_IMMUTABLE, conditional, conditional_sync, etag_for
 from server.web.deps import get_backend, get_urls
 from server.web.errors import ClientError
 from server.web.templating import TEMPLATE_DIGEST, render
@@ -85,24 +85,23 @@ _DESCRIPTIONS = {dumps.VOID_FILE: "VoID and DCAT description of this version (ca
 async def _index(request: Request, builds: list[dumps.Build], backend: Backend, urls: UrlMap,
                  missing: str | None = None) -> Response:
     fmt = formats.negotiate(request.headers.get("accept"), INDEX_FORMATS)
-    headers = {"Vary": "Accept", "Cache-Control": CACHE_DYNAMIC}
     current = backend.info.version
     etag = etag_for(current, "dumps-index", fmt.name, TEMPLATE_DIGEST, urls.public_url,
                     *(f"{b.version}:{b.file(dumps.SUMS_FILE).sha256}" for b in builds))
-    cached = not_modified(request, etag, headers)
-    if cached is not None:
-        return cached
-    headers["ETag"] = etag
-    listing = _listing(builds, current, urls)
-    if fmt is formats.HTML:
-        html = await render("dumps.html", urls=urls, version=current, licence=LICENCE, builds=listing, current=current,
-                            not_built=missing)
-        return HTMLResponse(html, headers=headers)
-    body = {"current_version": current, "latest": f"{urls.public_url}dumps/latest/", "license": LICENCE,
-            "description": f"{urls.public_url}.well-known/void", "versions": listing}
-    if missing:
-        body["not_built"] = missing
-    return JSONResponse(body, headers=headers)
+
+    async def respond() -> Response:
+        listing = _listing(builds, current, urls)
+        if fmt is formats.HTML:
+            html = await render("dumps.html", urls=urls, version=current, licence=LICENCE, builds=listing,
+                                current=current, not_built=missing)
+            return HTMLResponse(html)
+        body = {"current_version": current, "latest": f"{urls.public_url}dumps/latest/", "license": LICENCE,
+                "description": f"{urls.public_url}.well-known/void", "versions": listing}
+        if missing:
+            body["not_built"] = missing
+        return JSONResponse(body)
+
+    return await conditional(request, etag, respond, headers={"Vary": "Accept"})
 
 
 @router.api_route("/dumps/", methods=["GET", "HEAD"], summary="Index of the dumps (HTML or JSON)")
@@ -160,8 +159,6 @@ def dump_file(request: Request, version: str, name: str, settings: Settings = De
     if os.path.commonpath([root, path]) != root:  # defence in depth: read_build already refuses such names
         raise ClientError(404, "No such dump file; see /dumps/ for what exists.")
     etag = f'"{found.sha256}"'  # strong: the bytes' own hash, usable in If-Range
-    headers = {"ETag": etag, "Cache-Control": CACHE_IMMUTABLE}
-    cached = not_modified(request, etag, headers)
-    if cached is not None:
-        return cached
-    return FileResponse(path, media_type=found.media_type, headers=headers, stat_result=os.stat(path))
+    return conditional_sync(request, etag, lambda: FileResponse(path, media_type=found.media_type, headers={"ETag": etag},
+                                                                stat_result=os.stat(path)),
+                            cache_control=CACHE_IMMUTABLE)

@@ -15,7 +15,7 @@ from server.sparql.service import prepare
 from server.sparql.service_description import PREFIXES as SD_PREFIXES, service_description
 from server.engine.backend import Backend
 from server.model.urls import UrlMap
-from server.web.caching import CACHE_DYNAMIC, etag_for, not_modified
+from server.web.caching import conditional, etag_for
 from server.web.deps import get_backend, get_urls, metered_backend
 from server.web.errors import ClientError
 from server.web.observe import observed
@@ -100,23 +100,21 @@ async def answer(request: Request, pq: protocol.ProtocolQuery, backend: Backend,
         return await describe_service(request, backend, settings, urls)
     accept = request.headers.get("accept")
     prepared = prepare(pq, accept, backend.info, urls, settings.allowed_service_endpoints)
-    headers = {"Vary": "Accept", "Cache-Control": CACHE_DYNAMIC}
-    etag = etag_for(backend.info.version, pq.query, prepared.request.solutions_format,
-                    prepared.request.graph_format, *prepared.request.default_graphs, "|",
-                    *prepared.request.named_graphs)
+    async def respond() -> Response:
+        async with observed(request, pq.query, bounded=prepared.bounded) as seen:  # metrics and query log
+            async with metered_backend(request) as metered:  # charged to this client (limits.py)
+                result = await metered.run_prepared(prepared.request, bounded=prepared.bounded, timeout=pq.timeout)
+            seen.result_bytes = len(result.body)
+        return Response(result.body, media_type=formats.by_name(result.format).content_type)
+
     if request.method in ("GET", "HEAD"):
-        cached = not_modified(request, etag, headers)
-        if cached is not None:
-            return cached
-        headers["ETag"] = etag
-    else:
-        headers["Cache-Control"] = "no-store"
-    async with observed(request, pq.query, bounded=prepared.bounded) as seen:  # metrics and query log
-        async with metered_backend(request) as metered:  # charged to this client (limits.py)
-            result = await metered.run_prepared(prepared.request, bounded=prepared.bounded, timeout=pq.timeout)
-        seen.result_bytes = len(result.body)
-    fmt = formats.by_name(result.format)
-    return Response(result.body, media_type=fmt.content_type, headers=headers)
+        etag = etag_for(backend.info.version, pq.query, prepared.request.solutions_format,
+                        prepared.request.graph_format, *prepared.request.default_graphs, "|",
+                        *prepared.request.named_graphs)
+        return await conditional(request, etag, respond, headers={"Vary": "Accept"})
+    response = await respond()  # POST: not cacheable
+    response.headers.update({"Vary": "Accept", "Cache-Control": "no-store"})
+    return response
 
 
 async def describe_service(request: Request, backend: Backend, settings: Settings, urls: UrlMap) -> Response:
@@ -125,14 +123,13 @@ async def describe_service(request: Request, backend: Backend, settings: Setting
     if fmt is formats.HTML:
         async with metered_backend(request) as metered:
             return await query_page(request, metered, urls, settings)
-    headers = {"Vary": "Accept", "Cache-Control": CACHE_DYNAMIC}
+    def respond() -> Response:
+        triples = service_description(urls, backend.info, allowed_services=settings.allowed_service_endpoints)
+        body = ox.serialize(triples, format=fmt.ox, prefixes=SD_PREFIXES if fmt is formats.TURTLE else None)
+        return Response(body, media_type=fmt.content_type)
+
     etag = etag_for(backend.info.version, "service-description", fmt.name, settings.public_url)
-    cached = not_modified(request, etag, headers)
-    if cached is not None:
-        return cached
-    triples = service_description(urls, backend.info, allowed_services=settings.allowed_service_endpoints)
-    body = ox.serialize(triples, format=fmt.ox, prefixes=SD_PREFIXES if fmt is formats.TURTLE else None)
-    return Response(body, media_type=fmt.content_type, headers={**headers, "ETag": etag})
+    return await conditional(request, etag, respond, headers={"Vary": "Accept"})
 
 
 def _context(request: Request) -> tuple[Backend, Settings, UrlMap]:
