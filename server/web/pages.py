@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from server.publish import dumps
+from server.publish.build import served_dumps
 from server.model import formats
 from server.settings import Settings
 from server.sparql.guard import GuardError
@@ -34,8 +35,8 @@ from server.engine.errors import QueryError
 from server.model.figures import BROWSE_KINDS
 from server.model.urls import UrlMap
 from server.web.caching import CACHE_DYNAMIC, conditional, etag_for
-from server.web.errors import ClientError
 from server.web.errors import message_of, status_of
+from server.web.errors import ClientError
 from server.web.limits import MeteredBackend
 from server.web.observe import observed
 from server.web.templating import TEMPLATE_DIGEST, render
@@ -138,7 +139,7 @@ def dataset_jsonld(urls: UrlMap, ov: overview_store.Overview, version: str) -> d
 async def home_page(request: Request, backend: Backend, urls: UrlMap) -> Response:
     """The home page: figures and top lists from the build (or computed once per version), no aggregation here."""
     settings = request.app.state.settings
-    build = dumps.read_build(settings.dumps_dir, backend.info.version)
+    build = served_dumps(settings.build_dir, backend.info.version)  # made by `arkg build`
 
     async def context():
         ov = await overview_store.overview(backend, base=urls.base_iri, build_dir=settings.build_dir)
