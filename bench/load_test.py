@@ -179,6 +179,92 @@ def run(connections: int = 64, duration: float = 30.0, runaway: int = 4, query_t
         return report
 
 
+FAIR_CHEAP = "ASK { ?s ?p ?o }"  # not a bounded lookup (sparql/bounded.py): it goes to a query worker
+
+
+async def _runaway_clients(port: int, k: int, duration: float) -> list[tuple[int, float, str]]:
+    """``k`` clients (one address each), each with one runaway query in flight at a time."""
+    import httpx
+
+    outcomes: list[tuple[int, float, str]] = []
+    deadline = time.monotonic() + duration
+
+    async def one(i: int):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120,
+                                     headers={"X-Forwarded-For": f"192.0.2.{i + 1}"}) as client:
+            while time.monotonic() < deadline:
+                started = time.monotonic()
+                try:
+                    response = await client.get("/sparql", params={"query": RUNAWAY})
+                    outcomes.append((response.status_code, time.monotonic() - started, response.text[:200]))
+                except httpx.HTTPError as exc:
+                    outcomes.append((0, time.monotonic() - started, str(exc)))
+                if outcomes[-1][0] == 429:
+                    await asyncio.sleep(1.0)
+
+    await asyncio.gather(*(one(i) for i in range(k)))
+    return outcomes
+
+
+def _latencies(cell) -> dict:
+    ordered = sorted(cell.latencies)
+    return {"answered": cell.requests, "errors": cell.errors + cell.unfinished,
+            "p50_ms": round(cell.p50_ms, 1), "p99_ms": round(cell.p99_ms, 1),
+            "max_ms": round(ordered[-1] * 1000, 1) if ordered else 0.0,
+            **({"first_error": cell.first_error} if cell.first_error else {})}
+
+
+async def _drive_fair(server: servers.Server, k: int, duration: float) -> dict:
+    host, port = "127.0.0.1", server.port
+    pages, _ = await asyncio.to_thread(_targets, server)
+    cheap = [_get(host, port, f"/sparql?query={quote(FAIR_CHEAP, safe='')}", "application/sparql-results+json",
+                  "198.51.100.1")]
+    page_requests = [_get(host, port, path, "text/html", "198.51.100.2") for path in pages]
+    cells = await asyncio.gather(load.run_cell(host, port, cheap, 1, duration),
+                                 load.run_cell(host, port, page_requests, 1, duration),
+                                 _runaway_clients(port, k, duration))
+    outcomes = cells[2]
+    statuses: dict[str, int] = {}
+    reasons: dict[str, int] = {}
+    for status, _, text in outcomes:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+        reason = ("preempted" if "free a query worker" in text else "waited" if "became free" in text
+                  else "time limit" if "time limit" in text
+                  else "budget" if "share of query time" in text else "concurrency" if "queries running" in text
+                  else "other")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    return {"k": k, "cheap_ask": _latencies(cells[0]), "entity_page": _latencies(cells[1]),
+            "runaway": {"answers": statuses, "reasons": reasons,
+                        "longest_s": round(max((s for _, s, _ in outcomes), default=0.0), 2)}}
+
+
+def fair_share(k: int, duration: float = 20.0, query_timeout: float = 5.0, query_workers: int = 2,
+               log: Path | None = None) -> dict:
+    """K clients each with one runaway query in flight, one client sending a cheap ASK and one
+    reading entity pages (each closed loop, one connection): how the cheap ones fare. The
+    server runs as in production, over the on-disk store of an `arkg build` (made first, in a
+    temporary build area): a stopped worker's replacement opens it in milliseconds."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="arkg-fair-") as tmp:
+        subprocess.run([str(servers.BIN / "arkg"), "build", "--out", tmp], check=True, timeout=1800,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port = servers.free_port()
+        server = servers.Server(
+            "arkg", [str(servers.BIN / "arkg"), "serve", "--host", "127.0.0.1", "--port", str(port),
+                     "--workers", "1", "--query-workers", str(query_workers),
+                     "--query-timeout", str(query_timeout)], "/sparql", port,
+            env={"ARKG_RATE_LIMIT": "true", "ARKG_FORWARDED_ALLOW_IPS": "127.0.0.1", "ARKG_BUILD_DIR": tmp},
+            startup=300, log=log)
+        server.start()
+        try:
+            report = asyncio.run(_drive_fair(server, k, duration))
+        finally:
+            server.stop()
+        report.update(query_timeout_s=query_timeout, query_workers=query_workers, duration_s=duration)
+        return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=64)
@@ -188,7 +274,22 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="server processes")
     parser.add_argument("--query-workers", type=int, default=2, help="query workers per server process")
     parser.add_argument("--out", type=Path, help="also write the report here (JSON)")
+    parser.add_argument("--fair-share", help="instead: K runaway clients vs one cheap client, for each K "
+                        "in this comma-separated list (e.g. 2,4,8); --duration per K")
     args = parser.parse_args()
+    if args.fair_share:
+        reports = [fair_share(int(k), args.duration, args.query_timeout, args.query_workers)
+                   for k in args.fair_share.split(",")]
+        text = json.dumps(reports, indent=2)
+        print(text)
+        if args.out:
+            args.out.write_text(text + "\n")
+        for r in reports:
+            print(f"K={r['k']}: cheap ASK p99 {r['cheap_ask']['p99_ms']} ms (max {r['cheap_ask']['max_ms']}), "
+                  f"entity page p99 {r['entity_page']['p99_ms']} ms (max {r['entity_page']['max_ms']}), "
+                  f"runaways {r['runaway']['answers']} {r['runaway']['reasons']}, longest {r['runaway']['longest_s']} s",
+                  file=sys.stderr)
+        sys.exit(0)
     report = run(args.connections, args.duration, args.runaway, args.query_timeout, args.workers, args.query_workers)
     text = json.dumps(report, indent=2)
     print(text)

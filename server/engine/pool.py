@@ -8,18 +8,19 @@ to the body limit is delivered), kills the worker of a cancelled query and start
 one. This module decides *which* query runs *when*; pebble only ever holds as many queries
 as there are workers.
 
-Fair share (bench/README.md has the measurements behind it). Each query may carry an
-opaque ``client`` key; the pool keeps each client's recent worker time (decaying by half
-every ``USAGE_HALF_LIFE`` seconds). A free worker goes to the waiting query whose client
-used least; and when every worker is busy, a waiting query *preempts* the running query
-whose client's usage plus the query's age exceeds the waiter's usage by at least
-``preempt_after`` seconds: that query is stopped with :class:`QueryPreempted` (its worker
-is killed and replaced). So K clients with runaway queries cost a cheap query from another
-client at most ``preempt_after`` plus a worker start, never a wait for their time limits,
-and a long query that nobody waits behind still runs to its full limit. pebble runs
-``spare`` workers more than ``size`` queries at once: a stopped query's successor starts on
-an idle, loaded worker instead of waiting for the replacement to load the dataset (seconds
-for an in-memory dataset).
+Fair share (bench/README.md has the measurements behind the choice). Each query may carry
+an opaque ``client`` key. A client is *heavy* for ``HEAVY_MEMORY`` seconds after one of its
+queries ran longer than ``preempt_after``; otherwise it is *light*. Light clients' queries
+are served first, in arrival order; heavy clients' after them, the least-served first
+(worker time decaying by half every ``USAGE_HALF_LIFE`` s). Heavy clients never hold the
+last free worker: it stays for light ones. And when a light client's query finds every
+worker busy with queries older than ``preempt_after``, the one that has run longest (a heavy
+client's first) is stopped with :class:`QueryPreempted` (a 503 naming the reason); its worker is
+killed and replaced. So K clients with runaway queries cost a cheap query from another
+client at most ``preempt_after`` and a worker hand-over, one runaway per freed worker runs
+on to its own limit, and the others wait in line within theirs. pebble runs ``spare``
+workers more than ``size`` queries at once: a stopped query's successor starts on an idle,
+loaded worker instead of waiting for the replacement to open the dataset.
 
 A worker that dies mid-query fails only that query; pebble replaces it. Lookups that
 provably cannot run away skip the pool (inline.py).
@@ -49,6 +50,7 @@ __all__ = ["QueryPool", "QueryResult"]
 log = logging.getLogger("arkg.engine")
 
 USAGE_HALF_LIFE = 30.0  # seconds: how long a client's worker time counts against it
+HEAVY_MEMORY = 60.0  # seconds a client stays heavy after one of its queries ran long
 
 # Exit codes of a worker killed by its own fault (stack overflow, failed allocation
 # under the address-space limit, which Rust answers with abort); SIGKILL comes from outside.
@@ -76,6 +78,8 @@ class _Ticket:
     started: float = 0.0  # loop time the query went to pebble
     ran_at: float = 0.0  # loop time we first saw a worker running it (pebble acknowledged it)
     stopping: str = ""  # why we stopped it ("" while not stopped by us)
+    heavy: bool = False  # its client was heavy when it got its worker
+    worked: float | None = None  # seconds the worker spent on it, as the worker measured
 
 
 @dataclass
@@ -107,6 +111,7 @@ class QueryPool:
         self._waiting: dict[str, collections.deque[_Ticket]] = {}  # client -> its waiting queries, oldest first
         self._running: set[_Ticket] = set()
         self._usage = _Usage()
+        self._long_at: dict[str, float] = {}  # client -> when one of its queries last ran long
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
@@ -147,47 +152,53 @@ class QueryPool:
             await asyncio.get_running_loop().run_in_executor(None, pool.join, 10)
 
     # --- scheduling
-    def _dispatch(self) -> None:
-        """Hand free workers to the waiting queries of the least-served clients; when none is
-        free, preempt for the best waiter if fair share says so (see the module docstring)."""
-        now = asyncio.get_running_loop().time()
-        while len(self._running) < self.size:
-            ticket = self._next(now)
-            if ticket is None:
-                return
-            self._running.add(ticket)
-            ticket.granted.set_result(None)
-        best = self._next(now, take=False)
-        if best is None:
-            return
-        being_stopped = sum(1 for t in self._running if t.stopping)
-        if being_stopped >= sum(len(queue) for queue in self._waiting.values()):
-            return
+    def _heavy(self, client: str, now: float) -> bool:
+        """Whether one of ``client``'s queries ran past ``preempt_after`` in the last ``HEAVY_MEMORY`` s."""
+        return now - self._long_at.get(client, float("-inf")) < HEAVY_MEMORY
+
+    def _note_long(self, now: float) -> None:
         for t in self._running:
             if not t.ran_at and t.job is not None and t.job.running():
                 t.ran_at = now  # late rather than early: a query is never thought older than it is
-        # Only queries a worker is running (not one waiting for a replacement worker to load),
-        # and never one of the waiting client's own.
-        candidates = [t for t in self._running if t.ran_at and not t.stopping and t.client != best.client]
-        if candidates:
-            # The query whose client has used most (its usage so far plus this query's age).
-            victim = max(candidates, key=lambda t: self._usage.of(t.client, now) + now - t.ran_at)
-            lead = self._usage.of(victim.client, now) + now - victim.ran_at - self._usage.of(best.client, now)
-            if lead >= self.preempt_after:
+            if t.ran_at and now - t.ran_at >= self.preempt_after:
+                self._long_at[t.client] = now
+
+    def _dispatch(self) -> None:
+        """Hand free workers to waiting queries, light clients first; keep one worker out of
+        heavy clients' reach; stop the oldest long query for a light client's query that
+        finds every worker busy (see the module docstring)."""
+        now = asyncio.get_running_loop().time()
+        self._note_long(now)
+        while len(self._running) < self.size:
+            ticket = self._next(now)
+            if ticket is None:
+                break
+            if self._heavy(ticket.client, now) and self.size > 1 and \
+                    sum(1 for t in self._running if t.heavy) >= self.size - 1:
+                break  # the last free worker is kept for light clients' queries
+            self._take(ticket)
+            ticket.heavy = self._heavy(ticket.client, now)
+            self._running.add(ticket)
+            ticket.granted.set_result(None)
+        waiter = self._next(now)
+        if waiter is not None and not self._heavy(waiter.client, now) and len(self._running) >= self.size \
+                and not any(t.stopping for t in self._running):
+            long = [t for t in self._running if t.ran_at and now - t.ran_at >= self.preempt_after and not t.stopping]
+            if long and len(long) == len(self._running):  # a young query will free its worker soon
+                # A heavy client's query first, then the one that has run longest.
+                victim = max(long, key=lambda t: (t.heavy or self._heavy(t.client, now), now - t.ran_at))
                 self.preempted += 1
                 self._stop(victim, "preempted", QueryPreempted(
-                    f"the query was stopped after {now - victim.ran_at:.1f} s to give its query worker to another "
-                    "client: every worker was busy and this client had used the most query time lately. Retry "
-                    "later, or make the query cheaper (LIMIT, more specific patterns)"))
+                    f"the query was stopped after {now - victim.ran_at:.1f} s to free a query worker for another "
+                    "client's query: every worker was busy with long queries. Retry later, or make the query "
+                    "cheaper (LIMIT, more specific patterns)"))
                 return
-        # Look again shortly (or sooner, when something finishes).
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(0.05, self._tick)
+        if waiter is not None and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(0.05, self._tick)  # look again shortly
 
-    def _next(self, now: float, *, take: bool = True) -> _Ticket | None:
-        """The waiting query to serve first: the oldest of the least-served client. Usage is
-        compared in steps of ``preempt_after`` (a few milliseconds of cheap queries do not
-        put a client behind one that has not been served yet)."""
+    def _next(self, now: float) -> _Ticket | None:
+        """The waiting query to serve first: light clients' in arrival order, then heavy
+        clients', the least-served client first."""
         best, best_key = None, None
         for client, queue in list(self._waiting.items()):
             while queue and queue[0].granted.done():  # gave up waiting
@@ -195,12 +206,17 @@ class QueryPool:
             if not queue:
                 del self._waiting[client]
                 continue
-            key = (int(self._usage.of(client, now) / self.preempt_after), queue[0].seq)
+            heavy = self._heavy(client, now)
+            key = (heavy, self._usage.of(client, now) if heavy else 0.0, queue[0].seq)
             if best_key is None or key < best_key:
-                best, best_key = client, key
-        if best is None:
-            return None
-        return self._waiting[best].popleft() if take else self._waiting[best][0]
+                best, best_key = queue[0], key
+        return best
+
+    def _take(self, ticket: _Ticket) -> None:
+        queue = self._waiting[ticket.client]
+        queue.popleft()
+        if not queue:
+            del self._waiting[ticket.client]
 
     def _tick(self) -> None:
         self._timer = None
@@ -225,7 +241,14 @@ class QueryPool:
             self._running.discard(ticket)
             if ticket.started:
                 now = asyncio.get_running_loop().time()
-                self._usage.add(ticket.client, now - (ticket.ran_at or ticket.started), now)
+                # The worker's own measure when it answered; else since we saw it running (a query
+                # waiting in pebble's pipe for a replacement worker has not run yet).
+                ran = ticket.worked if ticket.worked is not None else (now - ticket.ran_at if ticket.ran_at else 0.0)
+                self._usage.add(ticket.client, ran, now)
+                if ran >= self.preempt_after or ticket.stopping:
+                    self._long_at[ticket.client] = now
+                    if len(self._long_at) > 1000:  # forget clients that are no longer heavy
+                        self._long_at = {k: v for k, v in self._long_at.items() if now - v < HEAVY_MEMORY}
         if not self._closed:
             self._dispatch()
 
@@ -260,6 +283,7 @@ class QueryPool:
                 ticket.job = self._pool.schedule(worker.run, args=(request,))
                 ticket.job.add_done_callback(lambda job: self._answer(ticket, job))
                 result = await ticket.done
+                ticket.worked = result.seconds
         except TimeoutError:
             if ticket.job is None:
                 raise QueryTimeout(f"no query worker became free within the time limit of {limit:g} s; "
