@@ -174,3 +174,20 @@ def test_load_into_virtuoso_with_digest_authentication(virtuoso, tmp_path):
 def test_package_data_has_the_graphs_the_engine_must_hold():
     # The load's source is the same dataset the embedded store serves: every file's graph is there.
     assert {f.graph_iri for f in dataset_files()} == set(package_counts())
+
+
+@pytest.mark.skipif(oxigraph_missing() is not None, reason=str(oxigraph_missing()))
+def test_load_from_a_build_store(build_dir, tmp_path):
+    # `arkg build`'s on-disk store is the source when the build area has one for this data.
+    source = loading.open_source(build_dir=build_dir, data_dir=None)
+    try:
+        assert source.origin.startswith("build store")
+        expected = source.graph_counts()
+    finally:
+        source.close()
+    with OxigraphServer(tmp_path / "db") as engine:
+        done = subprocess.run([*ARKG, "load", "--into", engine.query_url, "--state", str(tmp_path / "s.json"),
+                               "--build-dir", str(build_dir)], capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr + done.stdout
+        assert "build store" in done.stdout
+        assert engine_counts(engine) == expected
