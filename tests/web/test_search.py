@@ -218,3 +218,36 @@ def test_search_box_works_without_javascript(live_server):
             assert page.locator("ol.search-results li a").first.inner_text() == "Ahmad Massoud"
         finally:
             browser.close()
+
+
+# --- reload: the new data's build brings its own index
+
+NEW_SPELLING = "Masudovski"  # test-only: added to a private copy of the data, never published
+
+
+def test_reload_serves_the_new_builds_search_index(tmp_path):
+    import subprocess
+
+    import httpx
+
+    from tests.conftest import ARKG, LiveServer
+    from tests.reliability_tools import copy_dataset
+
+    data = copy_dataset(tmp_path / "data")
+    server = LiveServer("--data-dir", str(data), "--query-timeout", "30")
+    try:
+        def search():
+            r = httpx.get(server.url + "/search", params={"q": NEW_SPELLING, "format": "json"}, timeout=30)
+            assert r.status_code == 200, r.text
+            return r.json()["search"]
+
+        assert all(hit["match"]["text"] != NEW_SPELLING for hit in search())
+        with open(data / "graphs" / "entities" / "entities.ttl", "a") as f:
+            f.write(f'\n<{MASSOUD}> <http://www.w3.org/2004/02/skos/core#altLabel> "{NEW_SPELLING}"@en .\n')
+        result = subprocess.run([*ARKG, "reload", str(server.proc.pid), "--url", server.url],
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        first = search()[0]
+        assert (first["concepturi"], first["match"]["text"], first["rank"]) == (MASSOUD, NEW_SPELLING, "exact")
+    finally:
+        server.stop()
