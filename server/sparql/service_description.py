@@ -21,8 +21,10 @@ DCTERMS = "http://purl.org/dc/terms/"
 XSD_INT = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
 
 
-def service_description(urls: UrlMap, info: DatasetInfo, *, allowed_services: list[str]) -> list[ox.Triple]:
-    """The description of the endpoint at ``urls.sparql_endpoint``."""
+def service_description(urls: UrlMap, info: DatasetInfo, *, allowed_services: list[str],
+                        query_timeout: float | None = None) -> list[ox.Triple]:
+    """The description of the endpoint at ``urls.sparql_endpoint``; ``query_timeout`` (the
+    server's limit, seconds) is stated with the ``timeout`` parameter that lowers it."""
     endpoint = ox.NamedNode(urls.sparql_endpoint)
     service = ox.NamedNode(urls.sparql_endpoint + "#service")
     dataset = ox.NamedNode(urls.sparql_endpoint + "#dataset")
@@ -37,6 +39,13 @@ def service_description(urls: UrlMap, info: DatasetInfo, *, allowed_services: li
         ox.Triple(service, sd("supportedLanguage"), sd("SPARQL11Query")),
         ox.Triple(service, sd("feature"), sd("UnionDefaultGraph")),
         ox.Triple(service, ox.NamedNode(DCTERMS + "title"), ox.Literal("ARKG SPARQL endpoint (read-only)", language="en")),
+        # SPARQL 1.1 Service Description has no term for protocol parameters: said in words.
+        ox.Triple(service, ox.NamedNode(DCTERMS + "description"), ox.Literal(
+            "Read-only SPARQL 1.1 Protocol endpoint. Each query may run for at most "
+            + (f"{query_timeout:g} s" if query_timeout else "the server's time limit")
+            + "; the optional 'timeout' parameter (seconds such as 30 or 2.5, or 500ms, 30s) lowers that limit "
+            "for one query (a larger value is clamped to it). Result formats: the Accept header, or the "
+            "format/output/results parameters.", language="en")),
         ox.Triple(service, sd("defaultDataset"), dataset),
         ox.Triple(dataset, RDF_TYPE, sd("Dataset")),
         ox.Triple(dataset, sd("defaultGraph"), default),

@@ -122,3 +122,12 @@ def test_timeout_lowers_the_limit_for_one_query(client):
 def test_timeout_never_raises_the_servers_limit(client, settings):
     r = client.get("/sparql", params={"query": RUNAWAY, "timeout": "600"})
     assert r.status_code == 503 and f"time limit of {settings.query_timeout:g} s" in r.text
+
+
+def test_the_timeout_parameter_is_documented(client, settings):
+    sd = client.get("/sparql", headers={"Accept": "text/turtle"})
+    assert sd.status_code == 200
+    assert "'timeout' parameter" in sd.text and f"at most {settings.query_timeout:g} s" in sd.text
+    spec = client.get("/openapi.json").json()["paths"]["/sparql"]
+    assert "timeout" in [p["name"] for p in spec["get"]["parameters"]]
+    assert "timeout" in spec["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]["properties"]

@@ -36,6 +36,10 @@ _QUERY_DOC = {
         {"name": "named-graph-uri", "in": "query", "required": False,
          "schema": {"type": "array", "items": {"type": "string"}}, "explode": True,
          "description": "Named graph(s) of this dataset visible to GRAPH."},
+        {"name": "timeout", "in": "query", "required": False,
+         "schema": {"type": "string", "examples": ["500ms", "30s", "2.5"]},
+         "description": "Time limit for this query: seconds (30, 2.5) or a duration with its unit (500ms, 30s). "
+                        "It can only lower the server's limit (a larger value is clamped to it); anything else is a 400."},
         *({"name": name, "in": "query", "required": False,
            "schema": {"type": "array", "items": {"type": "string"}}, "explode": True,
            "description": "Result format hint, overriding the Accept header: a short name ("
@@ -55,7 +59,9 @@ _QUERY_DOC = {
         "413": {"description": "Request body or result too large."},
         "415": {"description": "Unsupported Content-Type for POST."},
         "429": {"description": "This client has used its share of query time; see Retry-After."},
-        "503": {"description": "The query exceeded the time limit, or no worker is available."},
+        "503": {"description": "The query exceeded its time limit (the server's, or a lower one from 'timeout'), was "
+                               "stopped to free a worker for other clients (fair share), or no worker became free "
+                               "in time; the body names the reason, Retry-After says when to retry."},
     },
 }
 
@@ -64,6 +70,7 @@ _POST_DOC = {
         "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
             "query": {"type": "string"}, "default-graph-uri": {"type": "array", "items": {"type": "string"}},
             "named-graph-uri": {"type": "array", "items": {"type": "string"}},
+            "timeout": {"type": "string", "description": "Time limit for this query (500ms, 30s, 2.5)."},
             **{name: {"type": "array", "items": {"type": "string"}} for name in protocol.FORMAT_HINTS}},
             "required": ["query"]}},
         "application/sparql-query": {"schema": {"type": "string"}},
@@ -124,7 +131,8 @@ async def describe_service(request: Request, backend: Backend, settings: Setting
         async with metered_backend(request) as metered:
             return await query_page(request, metered, urls, settings)
     def respond() -> Response:
-        triples = service_description(urls, backend.info, allowed_services=settings.allowed_service_endpoints)
+        triples = service_description(urls, backend.info, allowed_services=settings.allowed_service_endpoints,
+                                      query_timeout=settings.query_timeout)
         body = ox.serialize(triples, format=fmt.ox, prefixes=SD_PREFIXES if fmt is formats.TURTLE else None)
         return Response(body, media_type=fmt.content_type)
 
