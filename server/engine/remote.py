@@ -112,6 +112,12 @@ class RemoteBackend:
             if response.status_code >= 500:
                 raise EngineUnavailable(f"the SPARQL engine answered {response.status_code}: {message}")
             raise error(message)
+        if response.status_code == 206 or "x-sql-state" in response.headers:
+            # Virtuoso's "anytime query": stopped at its own limit (MaxQueryExecutionTime or
+            # ResultSetMaxRows) it sends what it has as if complete, marked only by these
+            # (virtuoso-opensource README.ANYTIME.md). A partial answer must not pass as whole.
+            raise QueryTimeout("the SPARQL engine stopped the query at its own limit and sent a partial result: "
+                               + response.headers.get("x-sql-message", "")[:300])
         media = response.headers.get("content-type", "").split(";")[0].strip()
         try:
             if media == _ASK_SOLUTIONS:
