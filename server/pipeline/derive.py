@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
+from functools import cached_property
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,7 +107,8 @@ class Proposition:
     def claims_with(self, stances: set[str]) -> list[str]:
         return sorted(c for c, info in self.claims.items() if info.stance in stances)
 
-    @property
+    # cached: a proposition's claims are complete once propositions() returns
+    @cached_property
     def separated_denials(self) -> list[str]:
         """Denials about another time than every supporting claim (they contest nothing)."""
         support = [self.claims[c].when for c in self.claims_with(SUPPORTING)]
@@ -118,7 +120,7 @@ class Proposition:
     def _who(self, attr: str, claims: list[str]) -> set[str]:
         return {getattr(self.claims[c], attr) for c in claims}
 
-    @property
+    @cached_property
     def contesting_denials(self) -> list[str]:
         separated = set(self.separated_denials)
         return [d for d in self.claims_with(DENYING) if d not in separated]
@@ -139,13 +141,17 @@ class Proposition:
     def denying_sources(self) -> set[str]:
         return self._who("source", self.contesting_denials)
 
-    @property
+    @cached_property
     def status(self) -> str:
         return status(self.supporting_sources, self.denying_sources)
 
     def numbers(self) -> dict[str, int]:
         """What the derived graph records, by property local name."""
-        every = sorted(self.claims)
+        return self._numbers
+
+    @cached_property
+    def _numbers(self) -> dict[str, int]:
+        every = list(self.claims)
         return {"claimCount": len(every),
                 "assertedCount": len(self.claims_with(SUPPORTING)),
                 "deniedCount": len(self.claims_with(DENYING)),
