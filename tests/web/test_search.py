@@ -44,6 +44,15 @@ def test_format_json_and_continuation(client):
     assert {h["type"] for h in places["search"]} == {"place"}
 
 
+def test_wikidata_parameters_search_and_continue(client):
+    first = client.get("/search", params={"search": "panjshir", "format": "json", "limit": 2}).json()
+    again = client.get("/search", params={"search": "panjshir", "format": "json", "limit": 2,
+                                          "continue": first["search-continue"]}).json()
+    page2 = client.get("/search", params={"q": "panjshir", "format": "json", "limit": 2, "page": 2}).json()
+    assert again["search"] == page2["search"] and again["search"]
+    assert client.get("/search", params={"q": "x", "format": "json", "limit": 2, "continue": 3}).status_code == 400
+
+
 def test_label_match_has_no_aliases(client):
     hit = client.get("/search", params={"q": "Amrullah Saleh", "format": "json"}).json()["search"][0]
     assert hit["match"]["type"] == "label" and "aliases" not in hit

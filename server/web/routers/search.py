@@ -1,8 +1,9 @@
 """Search for people: entities by any spelling, and the evidence quotes.
 
 - ``/search?q=&type=&limit=&page=``: HTML results, or (``Accept: application/json`` or
-  ``format=json``) JSON shaped like Wikidata's ``wbsearchentities``; ``format=suggestions``
-  gives the OpenSearch suggestions array that browsers' search boxes read.
+  ``format=json``) JSON shaped like Wikidata's ``wbsearchentities`` (whose ``search=`` and
+  ``continue=`` parameters are understood too, so its clients need only a new URL);
+  ``format=suggestions`` gives the OpenSearch suggestions array that browsers' search boxes read.
 - ``/search/quotes?q=&limit=&page=``: evidence quotes ranked by bm25, each linked to its claim.
 - ``/opensearch.xml``: lets a browser add ARKG as a search engine.
 - ``/static/search.js``: the header box's type-ahead (the box works without it).
@@ -53,6 +54,17 @@ def _int(params: dict[str, str], name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise ClientError(400, f"{name} must be a whole number, not {value[:20]!r}.") from None
+
+
+def _paging(params: dict[str, str]) -> tuple[int, int]:
+    """``limit`` and ``page``; Wikidata's ``continue`` (an offset, as ``search-continue`` gives) also works."""
+    limit = _int(params, "limit", DEFAULT_LIMIT)
+    if "continue" not in params:
+        return limit, _int(params, "page", 1)
+    offset = _int(params, "continue", 0)
+    if limit < 1 or offset < 0 or offset % limit:
+        raise ClientError(400, f"continue must be a multiple of limit ({limit}), as search-continue gives it.")
+    return limit, offset // limit + 1
 
 
 def _format(request: Request, params: dict[str, str]) -> str:
@@ -115,8 +127,8 @@ async def search(request: Request, backend: Backend = Depends(get_backend), urls
                  settings: Settings = Depends(get_settings)) -> Response:
     params = _params(request)
     fmt = _format(request, params)
-    q, kind = params.get("q"), params.get("type") or None
-    limit, page = _int(params, "limit", DEFAULT_LIMIT), _int(params, "page", 1)
+    q, kind = params.get("q", params.get("search")), params.get("type") or None
+    limit, page = _paging(params)
     if q is None and fmt == "html":  # the empty search page
         return await _html(request, backend, urls, "search.html", q="", kind=kind, result=None, mode="entities")
     index = _index(settings, backend.info.version)
@@ -146,8 +158,8 @@ async def search_quotes(request: Request, backend: Backend = Depends(get_backend
     fmt = _format(request, params)
     if fmt == "suggestions":
         raise ClientError(400, "format=suggestions is for /search; use json or html here.")
-    q = params.get("q")
-    limit, page = _int(params, "limit", DEFAULT_LIMIT), _int(params, "page", 1)
+    q = params.get("q", params.get("search"))
+    limit, page = _paging(params)
     if q is None and fmt == "html":
         return await _html(request, backend, urls, "search.html", q="", kind=None, result=None, mode="quotes")
     index = _index(settings, backend.info.version)
