@@ -81,6 +81,8 @@ KNOWN = {
 def _known_differences(request):
     engine_name = request.node.callspec.params.get("engine") if hasattr(request.node, "callspec") else None
     reason = KNOWN.get(engine_name, {}).get(request.node.originalname)
+    if reason is _LATERAL and request.node.originalname == "test_etag_and_304" and "/doc/" not in request.node.name:
+        reason = None  # the ontology and home page do not use that query
     if reason:
         request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
 
