@@ -121,8 +121,24 @@ def _entity_json(urls: UrlMap, hit) -> dict:
     return item
 
 
+def _param(name: str, description: str, schema: dict) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+_Q = _param("q", "What to search for (1-200 characters); `search` is accepted as in Wikidata's API.",
+            {"type": "string", "maxLength": 200})
+_PAGING = [_param("limit", "Hits per page.", {"type": "integer", "minimum": 1, "maximum": 50, "default": DEFAULT_LIMIT}),
+           _param("page", "Page number.", {"type": "integer", "minimum": 1, "default": 1}),
+           _param("continue", "Offset of the first hit (the `search-continue` of the previous page).",
+                  {"type": "integer", "minimum": 0}),
+           _param("format", "html, json, or (for /search) suggestions; default by Accept.",
+                  {"type": "string", "enum": list(FORMATS)})]
+
+
 @router.api_route("/search", methods=["GET", "HEAD"],
-                  summary="Search entities by label, alternative label or identifier (HTML, or JSON like wbsearchentities)")
+                  summary="Search entities by label, alternative label or identifier (HTML, or JSON like wbsearchentities)",
+                  openapi_extra={"parameters": [_Q, _param("type", "Only things of this kind.",
+                                                           {"type": "string", "enum": list(KINDS)}), *_PAGING]})
 async def search(request: Request, backend: Backend = Depends(get_backend), urls: UrlMap = Depends(get_urls),
                  settings: Settings = Depends(get_settings)) -> Response:
     params = _params(request)
@@ -151,7 +167,8 @@ async def search(request: Request, backend: Backend = Depends(get_backend), urls
 
 
 @router.api_route("/search/quotes", methods=["GET", "HEAD"],
-                  summary="Search the verbatim evidence quotes (bm25), each hit linked to its claim")
+                  summary="Search the verbatim evidence quotes (bm25), each hit linked to its claim",
+                  openapi_extra={"parameters": [_Q, *_PAGING]})
 async def search_quotes(request: Request, backend: Backend = Depends(get_backend), urls: UrlMap = Depends(get_urls),
                         settings: Settings = Depends(get_settings)) -> Response:
     params = _params(request)
