@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.settings import Settings
 from server.engine.backend import Backend, open_backend
+from server.web import metrics
 
 log = logging.getLogger("arkg.reload")
 _VALIDATION_LIMIT = 900.0  # seconds; a bound, not a tuning knob: a build of 5M triples takes minutes
@@ -145,6 +146,7 @@ class Reloader:
                           "previous": current.info.version, "seconds": round(time.monotonic() - started, 3)}
                 log.warning("reloaded: now serving %s (was %s)", new.info.version, current.info.version)
                 self._spawn(self._retire(current))
+            metrics.RELOADS.labels(record["status"]).inc()
             self.app.state.last_reload = record
             return record
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 
 import httpx
 import pytest
@@ -13,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from server.settings import Settings
 from server.web.app import create_app
 from tests.conftest import LiveServer
+from tests.reliability_tools import copy_dataset, wait_until
 
 ASK = "ASK { ?s a ?t }"
 
@@ -121,5 +124,30 @@ def test_metrics_are_summed_over_uvicorn_workers(tmp_path):
         logs = list(tmp_path.glob("queries-*.jsonl"))  # one file per worker process
         pids = {p.stem.rsplit("-", 1)[1] for p in logs}
         assert sum(len(p.read_text().splitlines()) for p in logs) == sent and len(pids) >= 1
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_reloads_are_counted_by_result(tmp_path):
+    data = copy_dataset(tmp_path / "data")
+    server = LiveServer("--data-dir", str(data), env={"ARKG_QUERY_LOG": "false"})
+    try:
+        def reloads() -> dict[str, float]:
+            found = samples(httpx.get(server.url + "/metrics", timeout=30).text)
+            return {result: value(found, "arkg_reloads_total", result=result) for result in ("ok", "failed")}
+
+        def last() -> dict | None:
+            return httpx.get(server.url + "/health", timeout=30).json().get("last_reload")
+
+        assert reloads() == {"ok": 0, "failed": 0}
+        os.kill(server.proc.pid, signal.SIGHUP)
+        assert wait_until(lambda: (last() or {}).get("status") == "ok", 120, step=0.5)
+        claims = sorted((data / "graphs" / "claims").iterdir())[0]
+        with open(claims, "a") as f:
+            f.write("\n<https://w3id.org/arkg/id/x> this is not Turtle .\n")
+        os.kill(server.proc.pid, signal.SIGHUP)
+        assert wait_until(lambda: (last() or {}).get("status") == "failed", 120, step=0.5)
+        assert reloads() == {"ok": 1, "failed": 1}
     finally:
         server.stop()
