@@ -332,7 +332,13 @@ def index_at(path: Path) -> SearchIndex:
         cached = _open.get(path)
         if cached is None or cached[0] != identity:
             try:
-                cached = _open[path] = (identity, SearchIndex(path))
+                cached = (identity, SearchIndex(path))
             except sqlite3.DatabaseError as exc:
                 raise IndexMissing(f"The search index {path} cannot be read ({exc}); run `arkg build`.") from None
+            _open.pop(path, None)
+            _open[path] = cached
+            # The builds a reload left behind: dropping them closes their connections, so the
+            # files a build prunes are freed on disk (at most the old and the new one stay open).
+            while len(_open) > 2:
+                _open.pop(next(iter(_open)))
         return cached[1]

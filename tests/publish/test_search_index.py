@@ -198,6 +198,20 @@ def test_a_rebuild_replaces_the_index_and_readers_see_it(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["search.sqlite"]  # no temporary file left behind
 
 
+def test_indexes_of_old_builds_are_let_go(tmp_path):
+    import server.views.search as views
+
+    store = ox.Store()
+    _entity(store, "someone", "Someone")
+    opened = []
+    for n in range(4):  # four builds, as four reloads leave them
+        build_search_index(store, tmp_path / f"v{n}" / "search.sqlite")
+        opened.append(index_at(tmp_path / f"v{n}" / "search.sqlite"))
+        opened[-1].entities("Someone")
+    kept = [index for _, index in views._open.values()]
+    assert len(kept) <= 2 and opened[-1] in kept and opened[0] not in kept
+
+
 def test_a_missing_index_says_to_run_the_build(tmp_path):
     with pytest.raises(IndexMissing, match="arkg build"):
         index_at(tmp_path / "search.sqlite")
