@@ -74,8 +74,9 @@ async def details(backend: Backend, iris, predicates: tuple[str, ...]) -> dict[s
     out: dict[str, dict[str, list[str]]] = {}
     for start in range(0, len(iris), 500):  # bounded VALUES blocks
         values = " ".join(term(i) for i in iris[start:start + 500])
-        props = " ".join(f"<{p}>" for p in predicates)
-        rows = await select(backend, f"SELECT ?x ?p ?o WHERE {{ VALUES ?x {{ {values} }} VALUES ?p {{ {props} }} ?x ?p ?o }}")
+        props = ", ".join(f"<{p}>" for p in predicates)
+        # One VALUES only: with a second one for ?p, the engine read every triple.
+        rows = await select(backend, f"SELECT ?x ?p ?o WHERE {{ VALUES ?x {{ {values} }} ?x ?p ?o FILTER(?p IN ({props})) }}")
         for r in sorted(rows, key=lambda r: (r["x"], r["p"], r["o"])):
             out.setdefault(r["x"], {}).setdefault(r["p"], []).append(r["o"])
     return out

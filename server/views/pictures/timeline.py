@@ -124,17 +124,17 @@ def _dated(scope: Scope, by_speaker: bool) -> str:
     about = scope.claims_pattern(as_speaker=True)
     # Events' own dates: every dated event on the home page, the event itself on its page.
     if scope.iri is None:
+        # (Typed arkg:Event afterwards: starting from the type would read every event.)
         events = """
-  UNION { ?event schema:startDate ?date ; a arkg:Event . BIND("dated event" AS ?kind) BIND(?event AS ?claim) }"""
+  UNION { ?event schema:startDate ?date . BIND("dated event" AS ?kind) BIND(?event AS ?claim) }"""
     elif by_speaker:
         events = f"""
   UNION {{ BIND(<{scope.iri}> AS ?event) ?event schema:startDate ?date . BIND("dated event" AS ?kind) BIND(?event AS ?claim) }}"""
     else:
         events = ""
     return f"""SELECT ?claim ?kind ?date ?stance ?speaker ?event WHERE {{
-  {{ {about + " " if about else ""}{{ ?claim arkg:eventDate ?date BIND("event" AS ?kind) }}
-    UNION {{ ?claim arkg:statementDate ?date BIND("statement" AS ?kind) }}
-    ?claim arkg:claimant ?speaker ; arkg:stance ?stance .
+  {{ {about + " " if about else ""}{{ ?claim arkg:eventDate ?date ; arkg:claimant ?speaker ; arkg:stance ?stance BIND("event" AS ?kind) }}
+    UNION {{ ?claim arkg:statementDate ?date ; arkg:claimant ?speaker ; arkg:stance ?stance BIND("statement" AS ?kind) }}
   }}{events}
 }}
 LIMIT {ROW_CAP}"""
@@ -151,7 +151,8 @@ SELECT ?claim ?kind ?date ?asWritten ?stance ?speaker ?speakerLabel ?claimLabel 
 {core}
   OPTIONAL {{ ?speaker rdfs:label ?speakerLabel }}
   OPTIONAL {{ ?claim rdfs:label ?claimLabel }}
-  OPTIONAL {{ ?claim arkg:eventTimeText|arkg:statementTimeText ?asWritten }}{lane}
+  OPTIONAL {{ ?claim arkg:eventTimeText|arkg:statementTimeText ?asWritten }}
+  FILTER(?kind != "dated event" || EXISTS {{ ?event a arkg:Event }}){lane}
 }}
 LIMIT {ROW_CAP}"""
 
@@ -189,6 +190,8 @@ async def gather(backend: Backend, scope: Scope, *, by_speaker: bool = False, li
         if when is None:
             continue
         kind, claim = r.get("kind", ""), r["claim"]
+        if kind == "dated event" and not is_event(claim):  # a dated thing that is not an event
+            continue
         key = (claim, kind, when.value)
         if key in seen:  # a second claimant or stance of the same claim
             continue
