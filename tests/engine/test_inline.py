@@ -127,6 +127,97 @@ def test_other_queries_are_not_recognised(query):
     assert not is_bounded(query)
 
 
+# --- ASK and DESCRIBE for one entity, cross-checked the same way
+
+@st.composite
+def near_asks_and_describes(draw) -> str:
+    """ASK and DESCRIBE queries around the bounded shapes: most pieces keep them, some break them."""
+    prologue = "PREFIX ex: <http://ex.org/> PREFIX : <http://ex.org/default#> "
+    if draw(st.booleans()):
+        where = draw(st.sampled_from(["", " WHERE", " where", "WHERE"]))
+        s, p, o = draw(st.sampled_from(_VARS + _IRIS)), draw(st.sampled_from(_PREDICATES)), draw(st.sampled_from(_OBJECTS))
+        dot = draw(st.sampled_from(["", " .", "."]))
+        extra = draw(st.sampled_from([""] * len(_EXTRAS) + _EXTRAS))
+        tail = draw(st.sampled_from([""] * len(_MODIFIERS) + _MODIFIERS[:4]))
+        return f"{prologue}ASK{where} {{ {s} {p} {o}{dot}{extra} }}{tail}"
+    described = draw(st.lists(st.sampled_from(_IRIS + ["?s", "*"]), min_size=1, max_size=2))
+    where = draw(st.sampled_from(["", "", " WHERE { }", " WHERE { ?s ?p ?o }", " { ?s a ex:C }", " LIMIT 1"]))
+    if any(d in ("?s", "*") for d in described) and "?s" not in where:
+        where = " WHERE { ?s ?p ?o }"
+    return f"{prologue}DESCRIBE {' '.join(described)}{where}"
+
+
+def _one_entity_ask_or_describe(query: str) -> bool:
+    """rdflib's algebra of ``query``: an ASK of one triple pattern (constant subject or object,
+    distinct variables, no slice), or a DESCRIBE of one constant IRI with no WHERE clause."""
+    algebra = prepareQuery(query).algebra
+    if algebra.name == "DescribeQuery":
+        return algebra["p"] is None and len(algebra["PV"]) == 1 and isinstance(algebra["PV"][0], URIRef)
+    if algebra.name != "AskQuery":
+        return False
+    node = algebra["p"]
+    if node.name == "Project":
+        node = node["p"]
+    if node.name != "BGP" or len(node["triples"]) != 1:
+        return False
+    s, p, o = node["triples"][0]
+    if not all(isinstance(t, (URIRef, Variable)) for t in (s, p, o)):
+        return False
+    variables = [t for t in (s, p, o) if isinstance(t, Variable)]
+    return not (isinstance(s, Variable) and isinstance(o, Variable)) and len(variables) == len(set(variables))
+
+
+@hsettings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(near_asks_and_describes())
+@example("PREFIX ex: <http://ex.org/> ASK { ex:a ?p ?o }")
+@example("PREFIX ex: <http://ex.org/> DESCRIBE ex:a")
+def test_only_one_entity_asks_and_describes_are_recognised(query):
+    if is_bounded(query):
+        assert _one_entity_ask_or_describe(query), query
+
+
+def test_every_one_pattern_ask_and_one_iri_describe_is_recognised():
+    """All terms in every position of an ASK, every constant in a DESCRIBE: recognised exactly
+    when rdflib sees the bounded shape."""
+    prologue = "PREFIX ex: <http://ex.org/> PREFIX : <http://ex.org/default#> "
+    recognised = 0
+    for where, s, p, o in itertools.product(["", " WHERE"], _VARS + _IRIS, _PREDICATES, _OBJECTS):
+        query = f"{prologue}ASK{where} {{ {s} {p} {o} }}"
+        assert is_bounded(query) == _one_entity_ask_or_describe(query), query
+        recognised += is_bounded(query)
+    for term in _IRIS:
+        query = f"{prologue}DESCRIBE {term}"
+        assert is_bounded(query) and _one_entity_ask_or_describe(query), query
+    assert recognised > 150
+
+
+@pytest.mark.parametrize("query", [
+    f"ASK {{ <{ARKG_ID}person/ahmad-massoud> ?p ?o }}",
+    f"ASK WHERE {{ ?s ?p <{ARKG_ID}person/ahmad-massoud> . }}",
+    f"DESCRIBE <{ARKG_ID}person/ahmad-massoud>",
+    "PREFIX id: <https://w3id.org/arkg/id/person/>\ndescribe id:ahmad-massoud\n",
+])
+def test_asks_and_describes_as_clients_write_them_are_recognised(query):
+    assert is_bounded(query) and _one_entity_ask_or_describe(query)
+
+
+@pytest.mark.parametrize("query", [
+    "ASK { ?s ?p ?o }",  # no constant: a scan to the first quad outside the default graph
+    "ASK { <http://ex.org/s> ?p ?p }",  # a repeated variable: a scan to the first match
+    "ASK { <http://ex.org/s> ?p ?o } OFFSET 100000",  # rows read and dropped
+    "ASK { <http://ex.org/s> ?p ?o FILTER(?o = 1) }",
+    "ASK FROM <http://ex.org/g> { <http://ex.org/s> ?p ?o }",
+    "DESCRIBE ?s WHERE { ?s ?p <http://ex.org/o> }",  # every matching subject described
+    "DESCRIBE * WHERE { ?s ?p <http://ex.org/o> }",
+    "DESCRIBE <http://ex.org/a> <http://ex.org/b>",  # narrow: one IRI only
+    "DESCRIBE <http://ex.org/a> FROM <http://ex.org/g>",
+    "DESCRIBE <http://ex.org/a> WHERE { }",
+    "DESCRIBE <http://ex.org/a>" + " " * 5000,
+])
+def test_other_asks_and_describes_are_not_recognised(query):
+    assert not is_bounded(query)
+
+
 # --- answers, in the running app
 
 def _rows(body: bytes, fmt: str) -> list:
@@ -212,3 +303,73 @@ def test_cap_zero_keeps_no_store_in_the_server_process(entities):
         response = plain.get("/sparql", params={"query": f"SELECT * {{ <{entities[0]}> ?p ?o }}"},
                              headers={"Accept": "application/sparql-results+json"})
         assert response.status_code == 200 and response.json()["results"]["bindings"]
+
+
+# --- ASK and DESCRIBE answers: the workers' bytes, in every format
+
+@pytest.fixture(scope="module")
+def described(client, entities) -> list[str]:
+    """Entities, plus IRIs whose description follows blank nodes (SHACL shapes' property lists)."""
+    query = "SELECT DISTINCT ?s { ?s ?p ?b FILTER(isIRI(?s) && isBlank(?b)) } ORDER BY ?s LIMIT 3"
+    rows = client.get("/sparql", params={"query": query},
+                      headers={"Accept": "application/sparql-results+json"}).json()["results"]["bindings"]
+    with_blank_nodes = [r["s"]["value"] for r in rows]
+    assert with_blank_nodes, "the published data has no IRI with a blank node object any more"
+    return entities[:6] + with_blank_nodes
+
+
+def _same_bytes(client, request: Request) -> bytes:
+    backend = client.app.state.backend
+    pooled = client.portal.call(backend.run, request)
+    inline = backend.inline.run(request, max_bytes=len(pooled.body) + 1)
+    assert inline is not None, request.query
+    assert (inline.kind, inline.format, inline.body) == (pooled.kind, pooled.format, pooled.body), request.query
+    return pooled.body
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml", "csv", "tsv"])
+def test_inline_asks_are_the_workers_asks_byte_for_byte(client, entities, fmt):
+    answers = set()
+    for entity in entities[:4] + [f"{ARKG_ID}person/no-such-person"]:
+        for query in (f"ASK {{ <{entity}> ?p ?o }}", f"ASK WHERE {{ ?s ?p <{entity}> }}"):
+            assert is_bounded(query)
+            answers.add(_same_bytes(client, Request(query, fmt, "ttl")))
+    assert len(answers) == 2  # both true and false were answered
+
+
+@pytest.mark.parametrize("fmt", ["ttl", "nt", "jsonld", "rdf", "trig", "nq"])
+def test_inline_describes_are_the_workers_describes_byte_for_byte(client, described, fmt):
+    for iri in described:
+        query = f"DESCRIBE <{iri}>"
+        assert is_bounded(query)
+        body = _same_bytes(client, Request(query, "json", fmt))
+        assert iri.encode() in body or iri.rsplit("/", 1)[-1].encode() in body, query
+    missing = _same_bytes(client, Request(f"DESCRIBE <{ARKG_ID}person/no-such-person>", "json", fmt))
+    assert b"no-such-person" not in missing
+
+
+def test_describe_and_ask_over_http_are_answered_in_process(client, described):
+    inline = client.app.state.backend.inline
+    before = inline.answered
+    blank = described[-1]  # its description has blank nodes: their triples come too
+    response = client.get("/sparql", params={"query": f"DESCRIBE <{blank}>"}, headers={"Accept": "application/n-triples"})
+    assert response.status_code == 200 and inline.answered == before + 1
+    lines = response.text.splitlines()
+    assert any(line.startswith("_:") for line in lines), "the blank nodes' own triples are in the description"
+    response = client.get("/sparql", params={"query": f"ASK {{ <{described[0]}> ?p ?o }}"},
+                          headers={"Accept": "application/sparql-results+json"})
+    assert response.status_code == 200 and response.json()["boolean"] is True
+    assert inline.answered == before + 2
+
+
+def test_a_description_past_the_cap_comes_complete_from_a_worker(client, described):
+    small = Settings(query_timeout=5, query_workers=1, public_url="http://testserver/", rate_limit=False,
+                     inline_max_bytes=300, build_dir=client.app.state.settings.build_dir)
+    query = f"DESCRIBE <{described[-1]}>"
+    expected = client.get("/sparql", params={"query": query}, headers={"Accept": "application/n-triples"})
+    assert len(expected.content) > 300
+    with TestClient(create_app(small)) as capped:
+        inline = capped.app.state.backend.inline
+        response = capped.get("/sparql", params={"query": query}, headers={"Accept": "application/n-triples"})
+        assert response.status_code == 200 and response.content == expected.content
+        assert (inline.answered, inline.too_large) == (0, 1)
