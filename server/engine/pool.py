@@ -118,6 +118,11 @@ class QueryPool:
         self.preempted = 0  # queries stopped to give their worker to another client's
 
     # --- lifecycle
+    @property
+    def busy(self) -> int:
+        """Workers running a query now (web/observe.py reports it in /metrics)."""
+        return len(self._running)
+
     async def start(self) -> "QueryPool":
         """Start the workers; raises :class:`EngineUnavailable` if the dataset cannot be opened."""
         self._loop = loop = asyncio.get_running_loop()

@@ -59,19 +59,23 @@ def _count_inline(backend) -> None:
         _inline_seen[id(inline)] = answered
 
 
-def _set_workers(total: int) -> None:
-    busy = min(_in_flight, total)
+def _set_workers(backend, total: int) -> None:
+    """Busy and idle query workers of this process: the pool's own count where it keeps one
+    (engine/pool.py), else the queries in flight that are not in-process lookups."""
+    busy = getattr(getattr(backend, "pool", None), "busy", None)
+    busy = min(_in_flight if busy is None else busy, total)
     metrics.WORKERS.labels("busy").set(busy)
     metrics.WORKERS.labels("idle").set(total - busy)
 
 
+def refresh_workers(state) -> None:
+    """Update this process's busy/idle gauges now (before /metrics is rendered)."""
+    _set_workers(getattr(state, "backend", None), state.settings.query_workers)
+
+
 @asynccontextmanager
 async def observed(request: Request, query: str, *, bounded: bool = False) -> AsyncIterator[Observed]:
-    """Time the query run inside the block and record it; the block sets ``result_bytes``.
-
-    Busy workers are estimated from the queries in flight that are not bounded lookups
-    (those are answered in the server process): at most ``query_workers``.
-    """
+    """Time the query run inside the block and record it; the block sets ``result_bytes``."""
     global _in_flight
     state = request.app.state
     settings = state.settings
@@ -79,7 +83,7 @@ async def observed(request: Request, query: str, *, bounded: bool = False) -> As
     pooled = not bounded
     if pooled:
         _in_flight += 1
-        _set_workers(settings.query_workers)
+        _set_workers(getattr(state, "backend", None), settings.query_workers)
     started = time.perf_counter()
     try:
         yield record
@@ -93,7 +97,7 @@ async def observed(request: Request, query: str, *, bounded: bool = False) -> As
         seconds = time.perf_counter() - started
         if pooled:
             _in_flight -= 1
-            _set_workers(settings.query_workers)
+            _set_workers(getattr(state, "backend", None), settings.query_workers)
         metrics.QUERY_SECONDS.labels(outcome).observe(seconds)
         _count_inline(getattr(state, "backend", None))
         log = getattr(state, "query_log", None)

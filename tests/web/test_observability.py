@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from server.settings import Settings
 from server.web.app import create_app
 from tests.conftest import LiveServer
-from tests.reliability_tools import copy_dataset, wait_until
+from tests.reliability_tools import RUNAWAY, copy_dataset, wait_until
 
 ASK = "ASK { ?s a ?t }"
 
@@ -149,5 +149,32 @@ def test_reloads_are_counted_by_result(tmp_path):
         os.kill(server.proc.pid, signal.SIGHUP)
         assert wait_until(lambda: (last() or {}).get("status") == "failed", 120, step=0.5)
         assert reloads() == {"ok": 1, "failed": 1}
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_busy_workers_and_timeouts_show_in_metrics(tmp_path):
+    import threading
+
+    server = LiveServer("--query-timeout", "3", "--query-workers", "2", env={"ARKG_QUERY_LOG": "false"})
+    try:
+        answers = []
+        runaway = threading.Thread(target=lambda: answers.append(
+            httpx.get(server.url + "/sparql", params={"query": RUNAWAY}, timeout=60).status_code))
+        runaway.start()
+
+        def busy() -> float:
+            found = samples(httpx.get(server.url + "/metrics", timeout=30).text)
+            return value(found, "arkg_query_workers", state="busy")
+
+        assert wait_until(lambda: busy() == 1, 10, step=0.2)
+        found = samples(httpx.get(server.url + "/metrics", timeout=30).text)
+        assert value(found, "arkg_query_workers", state="idle") == 1
+        runaway.join(60)
+        assert answers == [503]
+        found = samples(httpx.get(server.url + "/metrics", timeout=30).text)
+        assert value(found, "arkg_query_duration_seconds_count", outcome="timeout") == 1
+        assert value(found, "arkg_query_workers", state="busy") == 0
     finally:
         server.stop()

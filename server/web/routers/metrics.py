@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from server.web import metrics
 from server.web.errors import ClientError
+from server.web.observe import refresh_workers
 
 router = APIRouter(tags=["meta"])
 
@@ -17,5 +18,6 @@ router = APIRouter(tags=["meta"])
 async def metrics_text(request: Request) -> Response:
     if not request.app.state.settings.metrics:
         raise ClientError(404, "Metrics are switched off on this server (ARKG_METRICS=false).")
+    refresh_workers(request.app.state)
     body, media_type = await run_in_threadpool(metrics.render)  # reads every worker's file
     return Response(body, media_type=media_type, headers={"Cache-Control": "no-store"})
