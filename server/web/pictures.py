@@ -138,17 +138,25 @@ def _layout(graph: nx.Graph) -> tuple[dict[str, tuple[float, float]], int]:
     at: dict[str, tuple[float, float]] = {}
     x = y = row_h = 0.0
     for part in parts:
-        side = min(NET_W - 2 * MARGIN_X, 150 * len(part) ** 0.5)
+        side = min(NET_W - 2 * MARGIN_X, max(300, 150 * len(part) ** 0.5))  # room for two labels side by side
         if x and x + side > NET_W - 2 * MARGIN_X:
             x, y, row_h = 0.0, y + row_h, 0.0
         sub = graph.subgraph(part)
-        pos = nx.spring_layout(sub, seed=SEED, k=1.6 / len(part) ** 0.5, iterations=200) if len(part) > 1 else {part[0]: (0.0, 0.0)}
-        xs, ys = [p[0] for p in pos.values()], [p[1] for p in pos.values()]
-        for iri, (px, py) in pos.items():
-            fx = (px - min(xs)) / (max(xs) - min(xs)) if max(xs) > min(xs) else 0.5
-            fy = (py - min(ys)) / (max(ys) - min(ys)) if max(ys) > min(ys) else 0.5
-            at[iri] = (round(MARGIN_X + x + 20 + fx * (side - 40), 1), round(MARGIN_Y + y + 20 + fy * (side - 40), 1))
-        x, row_h = x + side, max(row_h, side)
+        if len(part) <= 3:  # fixed shapes (a spring layout per tiny part costs ~20 ms each), in a short strip
+            shape = {1: [(0.5, 0.5)], 2: [(0.2, 0.5), (0.8, 0.5)], 3: [(0.5, 0.0), (0.0, 1.0), (1.0, 1.0)]}[len(part)]
+            order = sorted(part, key=lambda iri: (-sub.degree(iri), iri))
+            fractions = dict(zip(order, shape))
+            height = 80
+        else:
+            pos = nx.spring_layout(sub, seed=SEED, k=1.6 / len(part) ** 0.5, iterations=100)
+            xs, ys = [p[0] for p in pos.values()], [p[1] for p in pos.values()]
+            fractions = {iri: ((px - min(xs)) / (max(xs) - min(xs)) if max(xs) > min(xs) else 0.5,
+                               (py - min(ys)) / (max(ys) - min(ys)) if max(ys) > min(ys) else 0.5)
+                         for iri, (px, py) in pos.items()}
+            height = side
+        for iri, (fx, fy) in fractions.items():
+            at[iri] = (round(MARGIN_X + x + 20 + fx * (side - 40), 1), round(MARGIN_Y + y + 20 + fy * (height - 40), 1))
+        x, row_h = x + side, max(row_h, height)
     return at, int(y + row_h + 2 * MARGIN_Y)
 
 
