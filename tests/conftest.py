@@ -57,13 +57,29 @@ def client(app):
         yield c
 
 
+_LIVE_BUILDS: list[Path] = []
+
+
+def _live_build_area() -> Path:
+    if not _LIVE_BUILDS:
+        import atexit
+        import shutil
+        import tempfile
+
+        _LIVE_BUILDS.append(Path(tempfile.mkdtemp(prefix="arkg-test-builds-")))
+        atexit.register(shutil.rmtree, _LIVE_BUILDS[0], ignore_errors=True)
+    return _LIVE_BUILDS[0]
+
+
 class LiveServer:
     """`arkg serve` in a real process on 127.0.0.1; stopped by PID at teardown."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None, startup: float = 60.0):
+    def __init__(self, *args: str, env: dict[str, str] | None = None, startup: float = 180.0):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {**os.environ, "ARKG_RATE_LIMIT": "false", **(env or {})}
+        # `arkg serve` builds the data before serving: into one build area per test session
+        # (a build of the same data is reused), never the checkout's var/build.
+        full_env = {**os.environ, "ARKG_RATE_LIMIT": "false", "ARKG_BUILD_DIR": str(_live_build_area()), **(env or {})}
         self.proc = subprocess.Popen([*ARKG, "serve", "--port", str(self.port), *args], env=full_env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + startup

@@ -45,9 +45,10 @@ def dataset_files(root: Path | None = None) -> list[DataFile]:
     root = root or paths.data_root()
     found: list[DataFile] = []
     for top, graph in (("ontology", "ontology"), ("shapes", "shapes")):
-        # A data directory without its own (generated data: `arkg synth`) uses the package's:
-        # the model its data is written in, and the shapes it must pass.
-        directory = root / top if (root / top).is_dir() else paths.data_root() / top
+        # A data directory of graphs without its own (generated data: `arkg synth`) uses the
+        # package's: the model its data is written in, and the shapes it must pass.
+        own = (root / top).is_dir() or not (root / "graphs").is_dir()
+        directory = root / top if own else paths.data_root() / top
         found += [DataFile(p, graph) for p in _rdf_files(directory)]
     graphs = root / "graphs"
     if graphs.is_dir():

@@ -51,7 +51,8 @@ STORE_CHECKS = {
     "claims whose proposition does not exist":
         f"SELECT ?c WHERE {{ ?c a <{ARKG}Claim> ; <{ARKG}aboutProposition> ?p FILTER NOT EXISTS {{ ?p a <{ARKG}Proposition> }} }}",
     "claims whose evidence has no quote":
-        f"SELECT ?c WHERE {{ ?c a <{ARKG}Claim> ; <{ARKG}evidence> ?e FILTER NOT EXISTS {{ ?e <{OA}hasSelector>/<{OA}exact> ?q }} }}",
+        f"SELECT ?c WHERE {{ ?c a <{ARKG}Claim> ; <{ARKG}evidence> ?e "
+        f"OPTIONAL {{ ?e <{OA}hasSelector> ?s . ?s <{OA}exact> ?q }} FILTER(!BOUND(?q)) }}",
 }
 _SHOWN = 5  # offending nodes named per failed check
 

@@ -59,7 +59,9 @@ def _check_new_data(settings: Settings) -> str | None:
     try:  # beside the build being served (<build_dir>/<version>/), which stays until the swap is done
         build(settings.build_dir, settings.data_dir, base_iri=settings.base_iri, cache_dir=settings.cache_dir,
               validate=settings.validate_on_start)
-    except (BuildFailed, DatasetError, OSError) as exc:
+    except DatasetError as exc:
+        return f"The new data does not load: {exc}"
+    except (BuildFailed, OSError) as exc:
         return f"The new data could not be built: {exc}"
     return None
 

@@ -49,7 +49,7 @@ from server.settings import Settings
 from server.web.protocol import BoundedHttpToolsProtocol
 
 logger = logging.getLogger("uvicorn.error")
-SHUTDOWN_GRACE = 3  # seconds in-flight requests get after SIGTERM
+SHUTDOWN_GRACE = 5  # seconds in-flight requests get after SIGTERM
 
 
 def _exit_reason(code: int | None) -> str:

@@ -14,6 +14,7 @@ import time
 import httpx
 import pyoxigraph as ox
 import pytest
+from server.settings import Settings
 from tests.conftest import ARKG, LiveServer
 from tests.reliability_tools import CHEAP, RUNAWAY, alive, copy_dataset, query_workers, wait_until
 
@@ -27,8 +28,9 @@ NEW_TRIPLE = ('\n<https://w3id.org/arkg/id/test/reload-marker> '
 
 
 def own_dumps(tmp_path) -> dict[str, str]:
-    """Dumps built at startup go to the test's directory, not the checkout's var/dumps."""
-    return {"ARKG_DUMPS_DIR": str(tmp_path / "dumps")}
+    """Nothing of its own: `arkg serve` builds into the session's build area (tests/conftest.py:
+    LiveServer), never the checkout's var/build; a test that changes the data gets its own build there."""
+    return {}
 
 
 def sparql(server: LiveServer, query: str, timeout: float = 60) -> httpx.Response:
@@ -67,7 +69,8 @@ def test_killing_a_worker_mid_query_fails_only_that_request(tmp_path):
     server = LiveServer("--query-timeout", "20", env=own_dumps(tmp_path))
     try:
         workers = query_workers(server.proc.pid)
-        assert len(workers) == 2
+        expected = Settings().query_workers + Settings().query_spare_workers  # the pool keeps spares loaded
+        assert len(workers) == expected
         thread, result = in_thread(sparql, server, RUNAWAY)
         busy = wait_until(lambda: [p for p in workers if _cpu_busy(p)], timeout=10)
         assert busy, "no worker started the runaway query"
@@ -78,7 +81,7 @@ def test_killing_a_worker_mid_query_fails_only_that_request(tmp_path):
         assert response.status_code == 503
         assert "worker stopped unexpectedly" in response.text and response.headers["Retry-After"]
         assert time.monotonic() - started < 5, "the request waited for its timeout instead of failing at once"
-        replaced = wait_until(lambda: len(query_workers(server.proc.pid)) == 2 and
+        replaced = wait_until(lambda: len(query_workers(server.proc.pid)) == expected and
                               busy[0] not in query_workers(server.proc.pid), timeout=30)
         assert replaced, "the pool did not replace the killed worker"
         for _ in range(10):  # later requests succeed, on both workers
@@ -96,26 +99,34 @@ def _cpu_busy(pid: int) -> bool:
         return False
 
 
-def test_sigterm_lets_in_flight_requests_finish_and_leaves_no_worker(tmp_path):
+def test_sigterm_gives_in_flight_requests_a_grace_and_leaves_no_worker(tmp_path):
+    """SIGTERM: a request in flight may finish within SHUTDOWN_GRACE seconds; then the whole
+    tree stops (server/web/serving.py) and no worker is left."""
+    from server.web.serving import SHUTDOWN_GRACE
+
     server = LiveServer("--query-timeout", "30", env=own_dumps(tmp_path))
     try:
         workers = query_workers(server.proc.pid)
         tree = [p.pid for p in __import__("psutil").Process(server.proc.pid).children(recursive=True)]
-        assert len(workers) == 2
-        thread, result = in_thread(sparql, server, SLOW)
+        assert len(workers) >= 2  # query_workers, plus the pool's spares
+        thread, result = in_thread(_ignore_errors, sparql, server, SLOW)
         assert wait_until(lambda: any(_cpu_busy(p) for p in workers), timeout=10)
+        started = time.monotonic()
         server.proc.send_signal(signal.SIGTERM)
         thread.join(timeout=60)
-        assert result and result[0].status_code == 200, "the in-flight query did not finish"
-        assert int(result[0].json()["results"]["bindings"][0]["n"]["value"]) > 0
         server.proc.wait(timeout=30)
+        assert time.monotonic() - started < SHUTDOWN_GRACE + 10, "SIGTERM did not stop the server in seconds"
+        answer = result[0]
+        if isinstance(answer, httpx.Response):  # finished within the grace: a whole, correct answer
+            assert answer.status_code == 200 and int(answer.json()["results"]["bindings"][0]["n"]["value"]) > 0
         assert wait_until(lambda: not alive(tree), timeout=10), f"orphans: {alive(tree)}"
     finally:
         server.stop()
 
 
 def test_a_killed_server_leaves_no_worker_running_its_query(tmp_path):
-    """SIGKILL skips every cleanup: the worker sees its pipe hang up and exits mid-query."""
+    """SIGKILL skips every cleanup: the worker sees its parent (the forkserver, which exits
+    with the server) go, and exits mid-query (server/engine/worker.py)."""
     server = LiveServer("--query-timeout", "120", env=own_dumps(tmp_path))
     try:
         tree = [p.pid for p in __import__("psutil").Process(server.proc.pid).children(recursive=True)]
