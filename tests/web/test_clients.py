@@ -9,6 +9,7 @@ import io
 import shutil
 import socket
 import subprocess
+import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -148,6 +149,24 @@ def test_java_clients_h2c_upgrade_offer_is_ignored_and_the_body_kept(live_server
     for response in _exchange(live_server.port, request, responses=2):  # and the connection stays usable
         assert response.startswith(b"HTTP/1.1 200 "), response[:300]
         assert response.endswith(b'"boolean":true}')
+
+
+def test_java_clients_h2c_head_and_body_in_separate_packets(live_server):
+    body = b"ASK { ?s a ?t }"
+    parts = [b"POST /sparql HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\n",
+             b"Upgrade: h2c\r\nHTTP2-Settings: AAEAAEAAAAIAAAAAAAMAAAAAAAQBAAAAAAUAAEAA\r\n"
+             b"Content-Type: application/sparql-query\r\nAccept: application/sparql-results+json\r\n"
+             b"Content-Length: %d\r\n\r\n" % len(body), body]
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as sock:
+        for part in parts:
+            sock.sendall(part)
+            time.sleep(0.05)  # separate segments: the server sees the head in pieces
+        answer = b""
+        while not answer.endswith(b"}"):
+            chunk = sock.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b'"boolean":true}')
 
 
 def test_java_clients_h2c_get_is_served(live_server):
