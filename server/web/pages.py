@@ -9,6 +9,7 @@ covers the dataset version, the public URL, the templates and what selects the p
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -81,9 +82,21 @@ def page_etag(backend: Backend, urls: UrlMap, *key: str) -> str:
 # --- things
 
 
+RENDERED_SIZE = 256  # thing pages kept rendered per process (about 30 KB each at 5M triples)
+_rendered: OrderedDict[tuple[str, ...], str] = OrderedDict()
+
+
 async def thing_page(urls: UrlMap, doc: Document, version: str) -> Response:
-    """The HTML page of one page of a thing's document; its template depends on the thing's kind."""
+    """The HTML page of one page of a thing's document; its template depends on the thing's kind.
+
+    The page is a function of the document, the public URL and the templates: recent ones are
+    kept rendered (as the documents are memoised), so a page read again costs no rendering.
+    """
     thing = doc.thing
+    key = (version, TEMPLATE_DIGEST, urls.public_url, urls.base_iri, thing.iri, str(doc.page))
+    if key in _rendered:
+        _rendered.move_to_end(key)
+        return HTMLResponse(_rendered[key])
     links = rdf_links(urls, f"doc/{thing.path}")
     context = {"thing": thing, "rdf_links": links, "iri": thing.iri}
     if thing.kind == "claim":
@@ -99,6 +112,9 @@ async def thing_page(urls: UrlMap, doc: Document, version: str) -> Response:
     template = {"claim": "claim.html", "proposition": "proposition.html", "article": "source.html",
                 "comment": "source.html"}.get(thing.kind, "entity.html")
     html = await render(template, urls=urls, version=version, licence=LICENCE, **context)
+    _rendered[key] = html
+    while len(_rendered) > RENDERED_SIZE:
+        _rendered.popitem(last=False)
     return HTMLResponse(html)
 
 
