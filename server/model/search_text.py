@@ -19,7 +19,7 @@ import unicodedata
 
 from anyascii import anyascii
 
-INDEX_SCHEMA = 2  # bump when the tables of the search index change; readers refuse other versions
+INDEX_SCHEMA = 3  # bump when the tables of the search index change; readers refuse other versions
 KINDS = ("person", "organization", "place", "event", "group", "agent")  # the searchable kinds
 MAX_QUERY_CHARS = 200
 

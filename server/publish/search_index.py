@@ -12,7 +12,9 @@ Oxigraph has no text index, so the build writes one, read-only at serving time
   returns matches in rowid order, yields the most mentioned first: a type-ahead query reads
   only as many matches as it shows, never sorts them all.
 - ``names_words`` (FTS5, prefix indexes) for type-ahead and ``names_tri`` (FTS5 trigram) for
-  substrings and fuzzy candidates, both over the ASCII key; ``name_grams`` says in how many
+  substrings and fuzzy candidates, both over the ASCII key, in two columns: labels and
+  alternative labels (``label_key``), identifiers (``id_key``), so a query for names never
+  wades through identifiers (every synthetic slug starts with "bench"); ``name_grams`` says in how many
   names each trigram occurs, so a query reads the lists of its rarest trigrams only.
 - ``quotes`` and ``quotes_fts``: each claim's verbatim evidence quote (``oa:exact``), with its
   words folded (``quotes.words``) and ``quote_terms`` (in how many quotes each word occurs):
@@ -47,13 +49,14 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE entities (id INTEGER PRIMARY KEY, iri TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
                        label TEXT NOT NULL, description TEXT NOT NULL, claims INTEGER NOT NULL);
 CREATE TABLE names (id INTEGER PRIMARY KEY, entity INTEGER NOT NULL REFERENCES entities(id), kind TEXT NOT NULL,
-                    name TEXT NOT NULL, folded TEXT NOT NULL, key TEXT NOT NULL, source TEXT NOT NULL);
+                    name TEXT NOT NULL, folded TEXT NOT NULL, key TEXT NOT NULL, source TEXT NOT NULL,
+                    label_key TEXT NOT NULL, id_key TEXT NOT NULL);
 CREATE INDEX names_by_name ON names(name);
 CREATE INDEX names_by_key ON names(key);
 CREATE INDEX names_by_folded ON names(folded);
-CREATE VIRTUAL TABLE names_words USING fts5(key, content='names', content_rowid='id',
+CREATE VIRTUAL TABLE names_words USING fts5(label_key, id_key, content='names', content_rowid='id',
                                             tokenize='unicode61', prefix='1 2 3 4');
-CREATE VIRTUAL TABLE names_tri USING fts5(key, content='names', content_rowid='id', tokenize='trigram');
+CREATE VIRTUAL TABLE names_tri USING fts5(label_key, id_key, content='names', content_rowid='id', tokenize='trigram');
 CREATE TABLE name_grams (gram TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE quotes (id INTEGER PRIMARY KEY, claim TEXT NOT NULL, label TEXT NOT NULL, quote TEXT NOT NULL,
                      words TEXT NOT NULL);
@@ -140,8 +143,10 @@ def _write(db: sqlite3.Connection, store: ox.Store) -> tuple[int, int, int]:
             if name in seen or not ascii_key(name):
                 continue
             seen.add(name)
-            db.execute("INSERT INTO names (entity, kind, name, folded, key, source) VALUES (?, ?, ?, ?, ?, ?)",
-                       (number, kind, name, fold(name), ascii_key(name), source))
+            key = ascii_key(name)
+            db.execute("INSERT INTO names (entity, kind, name, folded, key, source, label_key, id_key) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (number, kind, name, fold(name), key, source,
+                                                         "" if source == "entityId" else key, key if source == "entityId" else ""))
             names += 1
     quotes = _quotes(store)
     terms: Counter[str] = Counter()

@@ -192,15 +192,16 @@ class SearchIndex:
             for rank, names in ((2, True), (2.5, False), (3, True), (3.5, False)):
                 if len(found) >= need or (rank >= 3 and not contains):
                     continue
-                source = "AND n.source != 'entityId'" if names else "AND n.source = 'entityId'"
+                column = "label_key" if names else "id_key"
                 if rank < 3:
                     sql = (f"SELECT n.entity, n.name, n.source FROM names_words t JOIN names n ON n.id = t.rowid "
-                           f"WHERE names_words MATCH ? {source} {where}")
-                    add(rank, self._rows(sql, (prefix, *args)))
+                           f"WHERE names_words MATCH ? {where}")
+                    add(rank, self._rows(sql, (f"{column} : ({prefix})", *args)))
                 else:  # the two rarest trigrams find the candidates, instr() keeps those containing the key
                     sql = (f"SELECT n.entity, n.name, n.source FROM names_tri t JOIN names n ON n.id = t.rowid "
-                           f"WHERE names_tri MATCH ? AND instr(n.key, ?) > 0 {source} {where}")
-                    add(rank, self._rows(sql, (" ".join(_phrase(g) for g, _ in grams[:2]), key, *args)))
+                           f"WHERE names_tri MATCH ? AND instr(n.key, ?) > 0 {where}")
+                    grams2 = " ".join(_phrase(g) for g, _ in grams[:2])
+                    add(rank, self._rows(sql, (f"{column} : ({grams2})", key, *args)))
             if len(found) < need and grams:
                 self._fuzzy(key, grams, where, args, found, need)
         ordered = sorted(found.items(), key=lambda item: (item[1][0], item[1][1], item[0]))
@@ -225,7 +226,7 @@ class SearchIndex:
         rare = [g for i, (g, docs) in enumerate(grams[:FUZZY_GRAMS]) if docs <= FUZZY_PER_GRAM or i < 2]
         for gram in rare:
             shared.update(rowid for (rowid,) in self._rows("SELECT rowid FROM names_tri WHERE names_tri MATCH ? LIMIT ?",
-                                                           (_phrase(gram), FUZZY_PER_GRAM)))
+                                                           ("label_key : " + _phrase(gram), FUZZY_PER_GRAM)))
         best = [rowid for rowid, _ in shared.most_common(FUZZY_CANDIDATES)]
         if not best:
             return
