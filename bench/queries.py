@@ -1,4 +1,6 @@
-"""The two benchmark queries, as every client of ARKG would write them.
+"""The benchmark queries, as every client of ARKG would write them: a lookup, the claims
+about an entity, and the two other forms researchers' tools send for one entity
+(``DESCRIBE <E>``, ``ASK { <E> ?p ?o }``).
 
 >>> "<https://w3id.org/arkg/id/person/x>" in lookup("https://w3id.org/arkg/id/person/x")
 True
@@ -43,4 +45,21 @@ def claims(entity: str) -> str:
     return _CLAIMS.format(e=entity)
 
 
-QUERIES = {"lookup": lookup, "claims": claims}
+def describe(entity: str) -> str:
+    """The entity's description, as the engine defines it (pyoxigraph: its triples and its blank nodes')."""
+    return f"DESCRIBE <{entity}>"
+
+
+def ask(entity: str) -> str:
+    """Whether anything is said about ``entity``."""
+    return f"ASK {{ <{entity}> ?p ?o }}"
+
+
+QUERIES = {"lookup": lookup, "claims": claims, "describe": describe, "ask": ask}
+# What each query asks for (the same on every server); the rest want SPARQL JSON results.
+ACCEPT = {"describe": "application/n-triples"}
+JSON = "application/sparql-results+json"
+
+
+def accept(name: str) -> str:
+    return ACCEPT.get(name, JSON)
