@@ -5,7 +5,7 @@
 Opens the store the way ``arkg serve --store DIR`` does (the real backend: worker pool and
 in-process lookups), then, sequentially, for the home page's pictures and for the pictures of
 real and generated entities: ``--reps`` renders each after one warm-up, p50 and max in ms.
-Peer in the same run: the data of the same entity's page (``views.pages.entity``), so figures
+Peer in the same run: the data of the same entity's page (its document built, then ``views.pages.entity``), so figures
 from a loaded machine still compare. Prints a table with the date and ``uptime``'s load.
 """
 
@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from server.engine.backend import open_backend, select  # noqa: E402
 from server.model.urls import UrlMap  # noqa: E402
 from server.settings import Settings  # noqa: E402
+from server.views import documents  # noqa: E402
 from server.views import pages as page_views  # noqa: E402
 from server.views.things import of_iri  # noqa: E402
 from server.web import pictures  # noqa: E402
@@ -69,7 +70,9 @@ async def main(store: Path, queries: Path | None, reps: int) -> None:
             rows.append((name, about or "(home)", statistics.median(times), max(times)))
         for about in entities:
             ref = of_iri(about)
-            times = await _time(reps, lambda ref=ref: page_views.entity(backend, ref))
+            async def page_data(ref=ref):
+                page_views.entity(await documents.build(backend, ref))
+            times = await _time(reps, page_data)
             rows.append(("peer: entity page data", about, statistics.median(times), max(times)))
     finally:
         await backend.close()
