@@ -227,11 +227,14 @@ def bench_all(started: list[servers.Server], entities: list[str], queries: list[
         for c in conns:
             for r in range(rounds):
                 for s in started[r % len(started):] + started[:r % len(started)]:
+                    cpu_before = s.cpu_s()
                     cell = asyncio.run(load.run_cell("127.0.0.1", s.port, requests[s.name], c, duration))
-                    cells[s.name].setdefault(f"{q}@{c}", []).append(cell.summary())
+                    answered = max(cell.rps * duration, 1)
+                    summary = {**cell.summary(), "server_cpu_ms": round((s.cpu_s() - cpu_before) * 1000 / answered, 3)}
+                    cells[s.name].setdefault(f"{q}@{c}", []).append(summary)
                     log(f"{s.name:9} {q:8} c={c:<3} round {r + 1}: {cell.rps:9.1f} req/s  p50 {cell.p50_ms:8.2f} ms  "
                         f"p99 {cell.p99_ms:8.2f} ms  errors {cell.errors + cell.unfinished}  "
-                        f"client CPU {cell.client_cpu / duration:.0%}")
+                        f"client CPU {cell.client_cpu / duration:.0%}  server CPU {summary['server_cpu_ms']:.3f} ms/req")
                     settle(s)
     out: dict[str, dict] = {}
     for name, by_cell in cells.items():
@@ -242,6 +245,7 @@ def bench_all(started: list[servers.Server], entities: list[str], queries: list[
                               "p99_ms": round(median([x["p99_ms"] for x in runs]), 2),
                               "errors": sum(x["errors"] + x["unfinished"] for x in runs),
                               "client_cpu_share": round(median([x["client_cpu_share"] for x in runs]), 3),
+                              "server_cpu_ms": round(median([x["server_cpu_ms"] for x in runs]), 3),
                               "rounds": runs}
     return out
 
@@ -250,8 +254,9 @@ def table(size: str, report: dict, queries: list[str], conns: list[int]) -> str:
     names = list(report["servers"])
     base = report["servers"].get("oxigraph")
     lines = [f"### {size}: {report['triples']:,} triples", "",
-             "| query | conns | server | req/s | p50 ms | p99 ms | x oxigraph | errors | client CPU |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+             "| query | conns | server | req/s | p50 ms | p99 ms | x oxigraph | server CPU ms/req | x oxigraph (CPU) "
+             "| errors | client CPU |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for q in queries:
         for c in conns:
             key = f"{q}@{c}"
@@ -259,11 +264,14 @@ def table(size: str, report: dict, queries: list[str], conns: list[int]) -> str:
                 cell = report["servers"][name]["cells"].get(key)
                 if cell is None:
                     continue
-                ratio = ""
+                ratio = cpu_ratio = ""
                 if base and base["cells"].get(key, {}).get("rps"):
                     ratio = f"{cell['rps'] / base['cells'][key]['rps']:.2f}"
+                if base and cell.get("server_cpu_ms") and base["cells"].get(key, {}).get("server_cpu_ms"):
+                    cpu_ratio = f"{base['cells'][key]['server_cpu_ms'] / cell['server_cpu_ms']:.2f}"  # higher is better
                 lines.append(f"| {q} | {c} | {name} | {cell['rps']:.0f} | {cell['p50_ms']:.2f} | {cell['p99_ms']:.2f} "
-                             f"| {ratio} | {cell['errors']} | {cell['client_cpu_share']:.0%} |")
+                             f"| {ratio} | {cell.get('server_cpu_ms', 0):.3f} | {cpu_ratio} | {cell['errors']} "
+                             f"| {cell['client_cpu_share']:.0%} |")
     lines.append("")
     lines += ["Servers: " + ", ".join(f"{n} started (first answer) in {s['started_in_s']} s, tree RSS "
                                       f"{s.get('rss_idle_mb', 0):.0f} MiB idle, {s.get('rss_mb', 0):.0f} MiB after the load"
@@ -288,8 +296,10 @@ def verdicts(report: dict) -> list[str]:
             if not ours or not theirs or key not in ours.get("cells", {}) or key not in theirs.get("cells", {}):
                 continue
             ratio = ours["cells"][key]["rps"] / max(theirs["cells"][key]["rps"], 1e-9)
+            cpu = theirs["cells"][key].get("server_cpu_ms", 0) / max(ours["cells"][key].get("server_cpu_ms", 0), 1e-9)
             out.append(f"{q} at {conns} conns: {mine} = {ratio:.2f}x {other} (target >= {target}x): "
-                       + ("met" if ratio >= target else "NOT met"))
+                       + ("met" if ratio >= target else "NOT met")
+                       + f" [server CPU per request: {other}'s / {mine}'s = {cpu:.2f}]")
     return out
 
 

@@ -60,6 +60,31 @@ def tree_rss_mb(pid: int) -> float:
     return total * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its live descendants (from /proc).
+
+    On a loaded machine a server's requests per second depend on how the scheduler shares
+    the cores (a many-threaded server gets more turns); its CPU per request does not."""
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        cpu[int(entry)] = int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += cpu.get(p, 0)
+        todo += children.get(p, [])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Server:
     name: str
@@ -100,6 +125,9 @@ class Server:
                 time.sleep(0.25)
         self.stop()
         raise RuntimeError(f"{self.name} did not answer within {self.startup:g} s; see {self.log}")
+
+    def cpu_s(self) -> float:
+        return tree_cpu_s(self.proc.pid) if self.proc and self.proc.poll() is None else 0.0
 
     def rss_mb(self) -> float:
         return tree_rss_mb(self.proc.pid) if self.proc and self.proc.poll() is None else 0.0
