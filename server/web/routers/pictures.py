@@ -7,7 +7,7 @@
   lanes, propositions or links it shows. The three forms take the same parameters.
 - ``/contested``: who says what about every contested proposition.
 
-Every query goes through the backend the app gives (``get_backend``), like any other page.
+Every query is charged to the client that caused it (``get_metered_backend``), like any other page.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from server.views.pictures.common import MAX_LIMIT
 from server.views.things import BadReference, of_iri
 from server.web import pictures
 from server.web.caching import conditional, etag_for
-from server.web.deps import get_backend, get_urls
+from server.web.deps import get_metered_backend, get_urls
 from server.web.errors import ClientError
 from server.web.templating import TEMPLATE_DIGEST, render
 
@@ -53,7 +53,7 @@ def _about(urls: UrlMap, about: str | None) -> tuple[str | None, str | None]:
 async def picture(request: Request, file: str,
                   about: Optional[str] = Query(None, max_length=500, description="IRI of the thing the picture is about"),
                   limit: Optional[int] = Query(None, ge=1, le=MAX_LIMIT, description="lanes, propositions or links shown"),
-                  backend: Backend = Depends(get_backend), urls: UrlMap = Depends(get_urls)) -> Response:
+                  backend: Backend = Depends(get_metered_backend), urls: UrlMap = Depends(get_urls)) -> Response:
     name, suffix = file, ""
     for s in (".svg", ".csv", ".query"):
         if file.endswith(s):
@@ -87,7 +87,7 @@ async def picture(request: Request, file: str,
 
 @router.api_route("/contested", methods=["GET", "HEAD"], summary="Who says what about every contested proposition")
 async def contested(request: Request, limit: Optional[int] = Query(None, ge=1, le=MAX_LIMIT),
-                    backend: Backend = Depends(get_backend), urls: UrlMap = Depends(get_urls)) -> Response:
+                    backend: Backend = Depends(get_metered_backend), urls: UrlMap = Depends(get_urls)) -> Response:
     async def respond() -> Response:
         fig = await pictures.figure(backend, "who-says-what", limit=limit or MAX_LIMIT)
         body = await render("pictures/page.html", urls=urls, version=backend.info.version, licence=LICENCE,
