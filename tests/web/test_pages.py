@@ -459,13 +459,18 @@ def test_derived_status_and_uncontested_triples_are_shown_as_such(altered_client
 def test_home_page_etag_follows_the_dumps(tmp_path):
     """The home page lists the dumps: a cached copy from before they existed (or after they
     went) must not be confirmed with 304."""
+    from server.model.build_layout import BuildLayout
+    from server.publish import build as builder
+
+    area = tmp_path / "build"
+    builder.build(area, validate=False, stages=[s for s in builder.STAGES if s.name in ("derive", "store", "dumps", "void")])
     settings = Settings(query_timeout=5, query_workers=1, public_url="http://testserver/", rate_limit=False,
-                        dumps_dir=tmp_path / "dumps")
+                        build_dir=area)
     with TestClient(create_app(settings)) as c:
         with_dumps = c.get("/")
         version = c.app.state.backend.info.version
         assert f"dumps/{version}/" in with_dumps.text
-        shutil.rmtree(tmp_path / "dumps" / version)
+        shutil.rmtree(BuildLayout.of(area, version).dumps / version)
         again = c.get("/", headers={"If-None-Match": with_dumps.headers["ETag"]})
         assert again.status_code == 200 and again.headers["ETag"] != with_dumps.headers["ETag"]
         assert f"dumps/{version}/" not in again.text
