@@ -3,7 +3,7 @@
 For each engine (`oxigraph serve`; Debian's OpenLink Virtuoso) this starts the engine on
 127.0.0.1 with a temporary database, loads the package data with the real `arkg load` command,
 starts a real `arkg serve --remote URL` process, and runs a representative set of the SPARQL
-protocol, document and page tests against it: the very test functions the embedded store
+protocol, document, page and search tests against it: the very test functions the embedded store
 passes, imported below, with this module's ``client`` fixture pointing them at the remote
 server. Engines that cannot run here are skipped with the reason.
 """
@@ -44,6 +44,11 @@ from tests.web.test_documents import (  # noqa: F401
     test_thing_uri_redirects_303_by_accept,
     test_unknown_or_malformed_is_404,
 )
+from tests.web.test_search import (  # noqa: F401
+    test_html_results_show_label_type_spelling_description_and_claims,
+    test_json_is_shaped_like_wbsearchentities,
+    test_quotes_link_to_their_claims,
+)
 from tests.web.test_pages import (  # noqa: F401
     test_article_page_lists_claims_in_text_order_and_speakers,
     test_claim_page_shows_evidence_in_context,
@@ -59,8 +64,14 @@ ENGINES = {"oxigraph": (OxigraphServer, oxigraph_missing), "virtuoso": (Virtuoso
 # machine"). Each is still run: an unexpected pass shows as XPASS.
 _LATERAL = ("documents.py's core CONSTRUCT uses LATERAL (a SPARQL 1.2 draft feature Oxigraph has); "
             "Virtuoso 7.2 rejects it with a syntax error, so every entity document and page fails")
+_NO_BUILD = ("the search index is the build's, found by dataset version; a remote engine's version is a digest "
+             "of its graph sizes, so `arkg serve --remote` finds no build and /search answers 503 (not solved yet)")
+_SEARCH = {name: _NO_BUILD for name in ("test_html_results_show_label_type_spelling_description_and_claims",
+                                        "test_json_is_shaped_like_wbsearchentities", "test_quotes_link_to_their_claims")}
 KNOWN = {
+    "oxigraph": dict(_SEARCH),
     "virtuoso": {
+        **_SEARCH,
         "test_syntax_errors_give_the_parser_message_and_position": "the engine's own parser message is passed on "
                                                                     "(Virtuoso says 'line 1: syntax error at ...')",
         "test_claim_document_holds_evidence_labels_and_metadata": _LATERAL,
