@@ -7,8 +7,11 @@ trigram index proposes, never the whole table); ties go to the entity more claim
 Quote search ranks evidence quotes by bm25 and highlights the words found.
 
 Every index query reads a bounded number of rows: the index stores names in popularity
-order, so the first matches FTS5 returns are the ones shown, and bm25 ranks at most
-``RANK_WINDOW`` matches (a query matching more is ranked among the most mentioned of them).
+order, so the first matches FTS5 returns are the ones shown; substring and fuzzy candidates
+come from the query's rarest trigrams; bm25 ranks at most ``RANK_WINDOW`` quotes (a query
+matching more is ranked among the first ``RANK_WINDOW`` in claim order), computed here from
+word counts the build stored, because FTS5's ``bm25()`` rescans each word's whole list on
+every query; and every FTS query stops after ``WORK_LIMIT`` SQLite steps with the rows found.
 
 The index is opened read-only, one connection per thread, and reopened when the build
 replaces the file (``arkg build``, reload). All calls block: run them off the event loop.
