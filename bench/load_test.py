@@ -238,31 +238,34 @@ async def _drive_fair(server: servers.Server, k: int, duration: float) -> dict:
                         "longest_s": round(max((s for _, s, _ in outcomes), default=0.0), 2)}}
 
 
-def fair_share(k: int, duration: float = 20.0, query_timeout: float = 5.0, query_workers: int = 2,
-               log: Path | None = None) -> dict:
-    """K clients each with one runaway query in flight, one client sending a cheap ASK and one
-    reading entity pages (each closed loop, one connection): how the cheap ones fare. The
-    server runs as in production, over the on-disk store of an `arkg build` (made first, in a
-    temporary build area): a stopped worker's replacement opens it in milliseconds."""
+def fair_share(ks: list[int], duration: float = 20.0, query_timeout: float = 5.0, query_workers: int = 2,
+               log: Path | None = None) -> list[dict]:
+    """For each K: K clients each with one runaway query in flight, one client sending a cheap
+    ASK and one reading entity pages (each closed loop, one connection): how the cheap ones
+    fare. The server runs as in production, over the on-disk store of an `arkg build` (made
+    first, in a temporary build area): a stopped worker's replacement opens it in milliseconds."""
     import subprocess
 
+    reports = []
     with tempfile.TemporaryDirectory(prefix="arkg-fair-") as tmp:
         subprocess.run([str(servers.BIN / "arkg"), "build", "--out", tmp], check=True, timeout=1800,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port = servers.free_port()
-        server = servers.Server(
-            "arkg", [str(servers.BIN / "arkg"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                     "--workers", "1", "--query-workers", str(query_workers),
-                     "--query-timeout", str(query_timeout)], "/sparql", port,
-            env={"ARKG_RATE_LIMIT": "true", "ARKG_FORWARDED_ALLOW_IPS": "127.0.0.1", "ARKG_BUILD_DIR": tmp},
-            startup=300, log=log)
-        server.start()
-        try:
-            report = asyncio.run(_drive_fair(server, k, duration))
-        finally:
-            server.stop()
-        report.update(query_timeout_s=query_timeout, query_workers=query_workers, duration_s=duration)
-        return report
+        for k in ks:
+            port = servers.free_port()
+            server = servers.Server(
+                "arkg", [str(servers.BIN / "arkg"), "serve", "--host", "127.0.0.1", "--port", str(port),
+                         "--workers", "1", "--query-workers", str(query_workers),
+                         "--query-timeout", str(query_timeout)], "/sparql", port,
+                env={"ARKG_RATE_LIMIT": "true", "ARKG_FORWARDED_ALLOW_IPS": "127.0.0.1", "ARKG_BUILD_DIR": tmp},
+                startup=300, log=log)
+            server.start()
+            try:
+                report = asyncio.run(_drive_fair(server, k, duration))
+            finally:
+                server.stop()
+            report.update(query_timeout_s=query_timeout, query_workers=query_workers, duration_s=duration)
+            reports.append(report)
+    return reports
 
 
 def main() -> None:
@@ -278,8 +281,8 @@ def main() -> None:
                         "in this comma-separated list (e.g. 2,4,8); --duration per K")
     args = parser.parse_args()
     if args.fair_share:
-        reports = [fair_share(int(k), args.duration, args.query_timeout, args.query_workers)
-                   for k in args.fair_share.split(",")]
+        reports = fair_share([int(k) for k in args.fair_share.split(",")], args.duration, args.query_timeout,
+                             args.query_workers)
         text = json.dumps(reports, indent=2)
         print(text)
         if args.out:

@@ -33,8 +33,8 @@ import collections
 import itertools
 import logging
 import multiprocessing
+import os
 import signal
-import time
 from concurrent.futures import CancelledError as FutureCancelled
 from dataclasses import dataclass, field
 
@@ -115,7 +115,6 @@ class QueryPool:
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
-        self.preempted = 0  # queries stopped to give their worker to another client's
 
     # --- lifecycle
     @property
@@ -127,7 +126,8 @@ class QueryPool:
         """Start the workers; raises :class:`EngineUnavailable` if the dataset cannot be opened."""
         self._loop = loop = asyncio.get_running_loop()
         self._pool = ProcessPool(max_workers=self.size + self.spare, initializer=worker.initialize,
-                                 initargs=(self.spec, self.max_bytes, self.memory_limit_mb), context=_context())
+                                 initargs=(self.spec, self.max_bytes, self.memory_limit_mb, os.getpid()),
+                                 context=_context())
         try:
             # The first schedule starts pebble's processes (a blocking fork); each worker answers
             # ``ready`` once its store is open, or says why it could not open it.
@@ -192,7 +192,6 @@ class QueryPool:
             if long and len(long) == len(self._running):  # a young query will free its worker soon
                 # A heavy client's query first, then the one that has run longest.
                 victim = max(long, key=lambda t: (t.heavy or self._heavy(t.client, now), now - t.ran_at))
-                self.preempted += 1
                 self._stop(victim, "preempted", QueryPreempted(
                     f"the query was stopped after {now - victim.ran_at:.1f} s to free a query worker for another "
                     "client's query: every worker was busy with long queries. Retry later, or make the query "
@@ -302,6 +301,7 @@ class QueryPool:
                 self._stop(ticket, "client gone")
             raise
         except ProcessExpired as exc:
+            log.warning("query worker died (exit code %s) while running a query; pebble replaces it", exc.exitcode)
             if exc.exitcode in _QUERY_FAULTS:
                 # The process died of its own fault while evaluating: this query did it, and
                 # would do it again; a client error, not a reason to retry.

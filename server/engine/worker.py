@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import os
 import resource
+import select
 import signal
 import threading
 import time
@@ -139,25 +140,31 @@ def answer(store: ox.Store, request: Request, *, max_bytes: int) -> QueryResult:
 _worker: dict = {}
 
 
-def _exit_when_server_goes() -> None:
+def _exit_when_server_goes(server_pid: int) -> None:
     """Exit as soon as the server process is gone, even in the middle of a query.
 
     Without this a worker whose server was killed (SIGKILL, OOM killer) would finish its
     runaway query first, an orphan burning CPU for as long as the query runs. Our parent is
-    the multiprocessing forkserver, which exits when the server goes, so our parent changes;
-    pyoxigraph releases the GIL while it evaluates, so this thread runs during a query.
+    the multiprocessing forkserver, not the server, so the parent-death signal cannot tell
+    us; a pidfd of the server process becomes readable when it exits. pyoxigraph releases
+    the GIL while it evaluates, so this thread runs during a query.
     """
-    parent = os.getppid()
+    try:
+        pidfd = os.pidfd_open(server_pid)
+    except ProcessLookupError:
+        os._exit(0)
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        while not poller.poll():
+            pass
         os._exit(0)
 
     threading.Thread(target=watch, name="server-watch", daemon=True).start()
 
 
-def initialize(spec: StoreSpec, max_bytes: int, memory_limit_mb: int) -> None:
+def initialize(spec: StoreSpec, max_bytes: int, memory_limit_mb: int, server_pid: int) -> None:
     """Worker process start: open the store. A failure is kept and reported by :func:`run`
     (pebble would restart a worker whose initializer fails, forever)."""
     # pebble's SIGTERM handler is Python code, which waits for a running query to end; the
@@ -171,7 +178,7 @@ def initialize(spec: StoreSpec, max_bytes: int, memory_limit_mb: int) -> None:
     except Exception as exc:  # noqa: BLE001 (reported to the server, which keeps the last good pool)
         _worker["failed"] = f"{type(exc).__name__}: {exc}"
         return
-    _exit_when_server_goes()
+    _exit_when_server_goes(server_pid)
     # pyoxigraph's parser and optimiser recurse: a 10,000-term chain (1+1+...) or deep
     # nesting overflows the 8 MiB main-thread stack and kills the process (SIGSEGV). On a
     # thread with a large stack (address space only; untouched pages cost nothing) every

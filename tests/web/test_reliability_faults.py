@@ -184,7 +184,7 @@ def test_reload_swaps_in_new_data_and_keeps_in_flight_requests(data_copy, tmp_pa
         assert health(server)["inline_lookups"]["answered"] == answered + 1
         assert seen <= {before_count, before_count + 1}, f"half-loaded data served: {seen}"
         assert wait_until(lambda: not alive(old_workers), timeout=60), "old workers were not closed"
-        assert len(query_workers(server.proc.pid)) == 2
+        assert len(query_workers(server.proc.pid)) == Settings().query_workers + Settings().query_spare_workers
     finally:
         server.stop()
 
