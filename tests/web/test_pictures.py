@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.web.test_reliability_limits import limited_server  # noqa: F401  (fixture: a server with tiny budgets)
+
 SVG = "{http://www.w3.org/2000/svg}"
 MASSOUD = "https://w3id.org/arkg/id/person/ahmad-massoud"
 TEHRAN = "https://w3id.org/arkg/id/event/tehran-meeting"
@@ -115,3 +117,20 @@ def test_pages_embed_their_pictures(client):
 def test_bad_input_is_a_clear_4xx(client, path, status):
     r = client.get(path)
     assert r.status_code == status and r.text.strip()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path,spender", [("/pictures/meetings.svg", "192.0.2.171"), ("/pictures/timeline.csv", "192.0.2.172"),
+                                          ("/contested", "192.0.2.173")])
+def test_pictures_are_charged_like_queries(limited_server, path, spender):
+    """A client whose query budget is spent gets 429 on a picture too; another client does not."""
+    from tests.web.test_reliability_limits import RUNAWAY, ask
+    import httpx
+
+    other = "198.51.100.98"
+    for _ in range(2):  # 2 x 3 s of a 5 s/min budget
+        assert ask(limited_server, RUNAWAY, spender).status_code == 503
+    got = httpx.get(limited_server.url + path, headers={"X-Forwarded-For": spender}, timeout=30)
+    assert got.status_code == 429 and got.headers["Retry-After"], (got.status_code, got.text[:300])
+    fine = httpx.get(limited_server.url + path, headers={"X-Forwarded-For": other}, timeout=30)
+    assert fine.status_code == 200, fine.text[:300]
