@@ -103,7 +103,7 @@ def timed_build(dataset: Path, area: Path, *, force: bool, validate: bool) -> di
 
 
 def prepare(size: str, data_root: Path, seed: int, *, dataset_root: Path | None, rebuild: bool,
-            validate: bool = True) -> dict:
+            validate: bool = True, store: Path | None = None) -> dict:
     """Data directory, ARKG build and Oxigraph store for ``size``, built only when missing
     (``rebuild``: ``arkg build --force``, to measure it)."""
     from server.publish import build as builder
@@ -129,12 +129,14 @@ def prepare(size: str, data_root: Path, seed: int, *, dataset_root: Path | None,
         raise SystemExit(f"{dataset} has no queries.json (write it with `arkg synth`)")
     version = dataset_version(dataset_files(dataset))
     build_area.mkdir(exist_ok=True)
-    if rebuild or builder.current(build_area, dataset) is None:
+    if store is not None:  # an on-disk store made earlier (server `arkg-store`): no build here
+        pass
+    elif rebuild or builder.current(build_area, dataset) is None:
         log(f"{size}: arkg build ({uptime()})")
         timings.update(timed_build(dataset, build_area, force=rebuild, validate=validate))
         log(f"{size}: arkg build took {timings['arkg_build_s']} s, peak {timings['arkg_build_peak_mib']} MiB "
             f"(tree {timings['arkg_build_tree_peak_mib']} MiB)")
-    arkg_store = builder.current(build_area, dataset).store
+    arkg_store = store if store is not None else builder.current(build_area, dataset).store
     ox_marker = root / "oxigraph-store.version"
     if not ox_marker.exists() or ox_marker.read_text().strip() != version:
         if ox_store.exists():
@@ -160,7 +162,10 @@ def make_server(name: str, data: dict, logs: Path, arkg_workers: int) -> servers
         return servers.arkg(data_dir=data["dataset"], workers=arkg_workers, log=log_file,
                             env={"ARKG_BUILD_DIR": str(data["build"])})  # serves the build made above
     if name == "arkg-store":
-        return servers.arkg(store=data["arkg_store"], workers=arkg_workers, log=log_file)
+        empty = data["root"] / "empty-build-area"  # the store alone: no build's dumps, VoID or figures
+        empty.mkdir(exist_ok=True)
+        return servers.arkg(store=data["arkg_store"], workers=arkg_workers, log=log_file,
+                            env={"ARKG_BUILD_DIR": str(empty)})
     if name == "oxigraph":
         return servers.oxigraph(data["oxigraph_store"], log=log_file)
     if name == "rdflib":
@@ -330,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset-root", type=Path, default=None,
                         help="Use ROOT/<size>/dataset as it is (arkg synth output) instead of generating.")
     parser.add_argument("--rebuild", action="store_true", help="arkg build --force, to measure the build.")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="Serve this earlier on-disk store as arkg-store (one size; no arkg build here).")
     parser.add_argument("--no-validate", action="store_true",
                         help="Build without the validation stage (for data the current shapes reject).")
     parser.add_argument("--servers", default="oxigraph,arkg", help="oxigraph, arkg (serves the build), arkg-store, rdflib.")
@@ -359,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         report = {"size": size, "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "uptime_before": uptime(),
                   "machine": machine, "duration_s": args.duration, "rounds": args.rounds, "servers": {}}
         data = prepare(size, args.data, args.seed, dataset_root=args.dataset_root, rebuild=args.rebuild,
-                       validate=not args.no_validate)
+                       validate=not args.no_validate, store=args.store)
         entities = data["meta"]["query_entities"]
         report.update(triples=data["meta"]["triples"], prepare=data["timings"])
         logs = data["root"] / "logs"
