@@ -205,14 +205,21 @@ def overlaps(a: tuple | None, b: tuple | None) -> bool:
     return a[1] <= b[2] and b[1] <= a[2]
 
 
-def propositions(root: Path | None = None) -> tuple[list[Proposition], dict[str, str]]:
-    """Every proposition the claims under ``root`` are about, sorted by IRI, and the labels."""
-    files = [f for f in dataset_files(root) if f.graph in SOURCE_GRAPHS]
-    store = load_store(files)
-    labels = {row["thing"].value: row["name"].value for row in store.query(_LABELS, use_default_graph_as_union=True)
+def propositions(root: Path | None = None, *, store: ox.Store | None = None) -> tuple[list[Proposition], dict[str, str]]:
+    """Every proposition the claims under ``root`` are about, sorted by IRI, and the labels.
+
+    ``store``: a store already holding the dataset's named graphs (``arkg build``'s on-disk
+    one), read instead of loading the files into memory; the same graphs are read either way.
+    """
+    if store is None:
+        store = load_store([f for f in dataset_files(root) if f.graph in SOURCE_GRAPHS])
+        over = {"use_default_graph_as_union": True}
+    else:
+        over = {"default_graph": [ox.NamedNode(graph_iri(g)) for g in SOURCE_GRAPHS]}
+    labels = {row["thing"].value: row["name"].value for row in store.query(_LABELS, **over)
               if isinstance(row["thing"], ox.NamedNode)}
     found: dict[str, Proposition] = {}
-    for row in store.query(_CLAIMS, use_default_graph_as_union=True):
+    for row in store.query(_CLAIMS, **over):
         iri, claim = row["proposition"].value, row["claim"].value
         s, p, o = row["s"], row["p"], row["o"]
         expected = f"{ID}proposition/{proposition_slug(s.value, p.value, o)}"
@@ -239,10 +246,10 @@ def time_separated_pairs(props: list[Proposition]) -> list[tuple[str, str, str]]
     return pairs
 
 
-def build(root: Path | None = None) -> list[Output]:
-    """The two derived files for the data under ``root``, as text."""
+def build(root: Path | None = None, *, store: ox.Store | None = None) -> list[Output]:
+    """The two derived files for the data under ``root``, as text (``store``: see :func:`propositions`)."""
     root = root or paths.data_root()
-    props, labels = propositions(root)
+    props, labels = propositions(root, store=store)
     return [Output(root / "graphs" / "derived" / "propositions.ttl", render_propositions(props, labels)),
             Output(root / "graphs" / "asserted" / "asserted.ttl", render_asserted(props))]
 

@@ -3,11 +3,12 @@
 A build turns a data directory into ``<build area>/<version>/`` (:class:`BuildLayout`,
 area ``Settings.build_dir``), through the stages of :data:`STAGES`, in order:
 
-- ``derive``: the propositions and the ``asserted`` graph, by :mod:`server.pipeline.derive`
-  (its outputs go into the store; the data directory's own ``graphs/derived`` and
-  ``graphs/asserted`` files are not read by the build, which warns when they are stale);
 - ``store``: the on-disk pyoxigraph store every server process opens read-only
-  (:mod:`server.publish.store`);
+  (:mod:`server.publish.store`), from every file of the data directory except its own
+  ``graphs/derived`` and ``graphs/asserted``, which the build makes itself:
+- ``derive``: the propositions and the ``asserted`` graph, by :mod:`server.pipeline.derive`
+  reading the store (no copy in memory), loaded into the store (a stale file in the data
+  directory gets a warning naming ``arkg derive``);
 - ``validate``: SHACL and, with ``--corpus``, the quote and hash checks: complete for
   small datasets (``arkg validate``'s own run), shapes on a sample plus integrity checks
   over the whole store for large ones (:mod:`server.validation.scale` says what and why);
@@ -48,7 +49,7 @@ from typing import Callable
 import pyoxigraph as ox
 
 from server import __version__
-from server.engine.dataset import DataFile, DatasetError, dataset_files, dataset_version
+from server.engine.dataset import DataFile, dataset_files, dataset_version
 from server.model.build_layout import BuildLayout
 from server.model.namespaces import graph_iri
 from server.publish import dumps, figures
@@ -77,7 +78,6 @@ class Context:
     corpus: Path | None = None
     validate: bool = True
     store: ox.Store | None = None
-    derived: list[tuple[str, str]] = field(default_factory=list)  # (graph name, Turtle text)
     tally: metadata.Tally | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -109,36 +109,32 @@ class Stage:
 def _derive(ctx: Context, bar: Bar) -> str:
     from server.pipeline import derive
 
-    try:
-        outputs = derive.build(ctx.data_dir)
+    try:  # over the build's store: no second, in-memory copy of the claims
+        outputs = derive.build(ctx.data_dir, store=ctx.store)
     except derive.DeriveError as exc:
         raise BuildFailed(f"derive: {exc}") from exc
     bar.total(len(outputs))
+    size = 0
     for out in outputs:
         graph = out.path.parent.name
         if graph not in DERIVED_GRAPHS or out.text is None:
             continue
-        ctx.derived.append((graph, out.text))
         if out.path.is_file() and out.path.read_text(encoding="utf-8") != out.text:
             ctx.warnings.append(f"{out.path} is not what `arkg derive` makes of these claims; the build uses "
                                 f"the derived graph (run `arkg derive` to update the file)")
+        ctx.store.bulk_load(out.text.encode("utf-8"), ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(graph_iri(graph)))
+        size += len(out.text)
         bar.advance()
-    return f"{sum(len(t) for _, t in ctx.derived) / 2**20:.1f} MiB of Turtle"
+    ctx.store.optimize()
+    ctx.store.flush()
+    return f"{size / 2**20:.1f} MiB of Turtle; {len(ctx.store):,} quads in the store"
 
 
 def _store(ctx: Context, bar: Bar) -> str:
-    bar.total(sum(f.path.stat().st_size for f in ctx.files) + sum(len(t) for _, t in ctx.derived))
-    try:
-        built = store_build.build_store(ctx.layout.store, ctx.files, version=ctx.version, advance=bar.advance)
-    except DatasetError as exc:
-        raise BuildFailed(str(exc)) from exc
+    bar.total(sum(f.path.stat().st_size for f in ctx.files))
+    built = store_build.build_store(ctx.layout.store, ctx.files, version=ctx.version, advance=bar.advance)
     ctx.store = ox.Store(str(ctx.layout.store))
-    for graph, text in ctx.derived:
-        ctx.store.bulk_load(text.encode("utf-8"), ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(graph_iri(graph)))
-        bar.advance(len(text))
-    ctx.store.optimize()
-    ctx.store.flush()
-    return f"{len(ctx.store):,} quads"
+    return f"{built.quads:,} quads from {len(ctx.files)} files"
 
 
 def _validate(ctx: Context, bar: Bar) -> str:
@@ -206,8 +202,8 @@ def _search(ctx: Context, bar: Bar) -> str:
 
 
 STAGES: list[Stage] = [
+    Stage("store", "on-disk store of the files", _store),
     Stage("derive", "propositions and the asserted graph", _derive),
-    Stage("store", "on-disk store", _store),
     Stage("validate", "SHACL shapes and checks", _validate),
     Stage("dumps", "dumps streamed out of the store", _dumps),
     Stage("void", "VoID/DCAT and SHA256SUMS", _void),
