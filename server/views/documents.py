@@ -1,6 +1,7 @@
 """The document about one thing: a small graph that its HTML page and its RDF forms both show.
 
-A few bounded queries fill it (the thing's neighbourhood, never the whole graph):
+A few bounded queries fill it (the thing's neighbourhood, never the whole graph; 2 and 3 run
+side by side):
 
 1. the thing's own triples and those of its hash IRIs (a claim's ``#evidence``, ``#quote``
    and ``#position``, an entity's ``#link-wikidata`` axioms), with the named graphs each
@@ -10,7 +11,8 @@ A few bounded queries fill it (the thing's neighbourhood, never the whole graph)
    its proposition; for a proposition, its ``arkg:hasClaim``; for an article, the claims of
    its comments on the page), each with its evidence and selectors, its source's article and
    date, and its proposition's status;
-3. ``rdfs:label`` of every IRI the document mentions (hash IRIs aside);
+3. ``rdfs:label`` of every IRI the document mentions (hash IRIs aside): those the claims name come
+   with the claims; those of the own and incoming triples in a query run beside it;
 4. only when there is more than one page: how many triples point here (for ``hydra:last``).
 
 Metadata is added without a query: the document's ``foaf:primaryTopic``, licence (CC BY 4.0),
@@ -27,6 +29,7 @@ page cost one build in that process.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -155,10 +158,12 @@ def _values(var: str, iris) -> str:
 
 
 def _claims_query(seeds: list[str]) -> str:
-    """Each claim ``?c`` the seed patterns give, with evidence, source, dates and status."""
+    """Each claim ``?c`` the seed patterns give, with evidence, source, dates, status, and the labels
+    of what the claim names (its properties and values, its article, its status)."""
     seed = " UNION ".join(f"{{ {s} }}" for s in seeds)
     return f"""CONSTRUCT {{
-      ?c ?p ?o . ?x ?xp ?xo . ?src <{SCHEMA}isPartOf> ?a . ?art <{SCHEMA}datePublished> ?d . ?prop <{ARKG}status> ?st
+      ?c ?p ?o . ?x ?xp ?xo . ?src <{SCHEMA}isPartOf> ?a . ?art <{SCHEMA}datePublished> ?d . ?prop <{ARKG}status> ?st .
+      ?n <{RDFS}label> ?l
     }} WHERE {{
       {{ {seed} }}
       LATERAL {{ {{ ?c ?p ?o }}
@@ -167,7 +172,11 @@ def _claims_query(seeds: list[str]) -> str:
       UNION {{ ?c <{PROV}wasDerivedFrom> ?src . ?src <{SCHEMA}isPartOf> ?a }}
       UNION {{ ?c <{PROV}wasDerivedFrom> ?art . ?art <{SCHEMA}datePublished> ?d }}
       UNION {{ ?c <{PROV}wasDerivedFrom> ?src . ?src <{SCHEMA}isPartOf> ?art . ?art <{SCHEMA}datePublished> ?d }}
-      UNION {{ ?c <{ARKG}aboutProposition> ?prop . ?prop <{ARKG}status> ?st }} }}
+      UNION {{ ?c <{ARKG}aboutProposition> ?prop . ?prop <{ARKG}status> ?st }}
+      UNION {{ ?c ?p0 ?n . ?n <{RDFS}label> ?l }}
+      UNION {{ ?c ?n ?o0 . ?n <{RDFS}label> ?l }}
+      UNION {{ ?c <{PROV}wasDerivedFrom> ?src . ?src <{SCHEMA}isPartOf> ?n . ?n <{RDFS}label> ?l }}
+      UNION {{ ?c <{ARKG}aboutProposition> ?prop . ?prop <{ARKG}status> ?n . ?n <{RDFS}label> ?l }} }}
     }}"""
 
 
@@ -239,6 +248,23 @@ def _metadata(thing: Ref, page: int, last_page: int) -> list[ox.Triple]:
     return triples
 
 
+async def _nothing() -> list[ox.Triple]:
+    return []
+
+
+def _to_label(thing: Ref, triples: list[ox.Triple]) -> list[str]:
+    """IRIs these triples mention that have no label among them, hash IRIs of ours aside
+    (parts of documents: evidence, selectors, axioms have none)."""
+    labelled = {t.subject.value for t in triples if t.predicate.value in LABELS}
+    named = set()
+    for t in triples:
+        named.add(t.predicate.value)
+        for n in (t.subject, t.object):
+            if type(n) is ox.NamedNode:
+                named.add(n.value)
+    return sorted(iri for iri in named - labelled if "#" not in iri or not iri.startswith(thing.base + "id/"))
+
+
 def link_order(triple: ox.Triple) -> tuple[str, str]:
     """Where a triple pointing at the thing stands in the document's pages (as ``ORDER BY ?p ?s``)."""
     return triple.predicate.value, str(triple.subject)
@@ -267,19 +293,13 @@ async def build(backend: Backend, thing: Ref, page: int = 1) -> Document:
         last_page = 1
     incoming = sorted(incoming, key=link_order)[:PAGE_SIZE]
     seeds = _claim_seeds(thing, own, incoming)
-    claims = await construct(backend, _claims_query(seeds)) if seeds else []
+    # The claims (with their labels) and the labels of what the thing's own and incoming
+    # triples mention are independent: two workers answer them side by side.
+    mentioned = _to_label(thing, own + incoming)
+    claims, labels = await asyncio.gather(
+        construct(backend, _claims_query(seeds)) if seeds else _nothing(),
+        construct(backend, _labels_query(mentioned)) if mentioned else _nothing())
     data = own + incoming + claims
-    # Labels of what the document mentions, except what it labels already and hash IRIs
-    # (parts of documents: evidence, selectors, axioms), which have none.
-    labelled = {t.subject.value for t in data if t.predicate.value in LABELS}
-    named = set()
-    for t in data:
-        named.add(t.predicate.value)
-        for n in (t.subject, t.object):
-            if type(n) is ox.NamedNode:
-                named.add(n.value)
-    mentioned = sorted(iri for iri in named - labelled if "#" not in iri or not iri.startswith(thing.base + "id/"))
-    labels = await construct(backend, _labels_query(mentioned)) if mentioned else []
     seen: set[ox.Triple] = set()
     triples = []
     for t in [*data, *labels, *_metadata(thing, page, last_page)]:
