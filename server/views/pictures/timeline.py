@@ -174,7 +174,8 @@ async def gather(backend: Backend, scope: Scope, *, by_speaker: bool = False, li
     texts = {ARKG + "eventTimeText", ARKG + "statementTimeText"}
     found = await details(backend, claims, (LABEL, ARKG + "aboutProposition", RDF + "subject", RDF + "object", *sorted(texts)))
     ends = {first(found, c, RDF + end) for c in claims for end in ("subject", "object")}
-    things = await details(backend, ends | {r.get("speaker", "") for r in rows} | {r.get("event", "") for r in rows},
+    propositions = {first(found, c, ARKG + "aboutProposition") for c in claims}
+    things = await details(backend, ends | propositions | {r.get("speaker", "") for r in rows} | {r.get("event", "") for r in rows},
                            (LABEL, TYPE))
 
     def is_event(iri: str) -> bool:
@@ -207,7 +208,9 @@ async def gather(backend: Backend, scope: Scope, *, by_speaker: bool = False, li
         written = first(found, claim, ARKG + ("eventTimeText" if kind == "event" else "statementTimeText"))
         lane.marks.append(Mark(lane_iri, when, kind, claim, local(r.get("stance")), speaker,
                                name(speaker) if speaker else "",
-                               first(found, claim, LABEL) or (name(claim) if kind == "dated event" else ""),
+                               # The proposition's words ("Ahmad Massoud attended Tehran meeting"), else the claim's label.
+                               first(things, first(found, claim, ARKG + "aboutProposition"), LABEL)
+                               or first(found, claim, LABEL) or (name(claim) if kind == "dated event" else ""),
                                written, first(found, claim, ARKG + "aboutProposition") or None))
     ordered = sorted(lanes.values(), key=lambda lane: (not lane.is_event, -len(lane.marks), lane.label.lower()))
     kept = ordered[:limit]
