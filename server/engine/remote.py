@@ -17,7 +17,7 @@ from server.model import formats
 from server.model.namespaces import GRAPH
 from server.settings import Settings
 from server.engine.errors import EngineUnavailable, QueryEvaluationError, QuerySyntaxError, QueryTimeout, ResultTooLarge
-from server.engine.repository import DatasetInfo, describe_dataset, graph_counts
+from server.engine.repository import DatasetInfo, describe_dataset, graph_counts, select
 from server.engine.worker import QueryResult, Request
 
 
@@ -27,6 +27,13 @@ _ASK_SOLUTIONS = "application/sparql-results+json"
 _ASK_GRAPH = "application/n-triples"
 _FORM = re.compile(r"(?:\s+|#[^\n]*(?:\n|$)|PREFIX\s*[^\s:<>]*:\s*<[^<>]*>|BASE\s*<[^<>]*>)*"
                    r"(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", re.IGNORECASE)
+
+
+# `arkg load` marks the engine with the dataset version it loaded, once every graph is verified
+# (server/publish/load.py): then this server finds the build of that version (dumps, VoID, search).
+VERSION_GRAPH = GRAPH + "meta"
+VERSION_PREDICATE = "http://www.w3.org/2002/07/owl#versionInfo"
+_LOADED_VERSION = f"SELECT ?v WHERE {{ GRAPH <{VERSION_GRAPH}> {{ <{VERSION_GRAPH}> <{VERSION_PREDICATE}> ?v }} }}"
 
 
 class RemoteBackend:
@@ -63,8 +70,9 @@ class RemoteBackend:
             info = await describe_dataset(self, "remote", counts=counts)
         # The engine's data has no file hash here: the version is a stable digest of its
         # graph sizes, the same in every server process (ETags must agree across workers).
+        marked = await select(self, _LOADED_VERSION)
         digest = hashlib.sha256(repr(sorted(info.graph_counts.items())).encode()).hexdigest()[:10]
-        info.version = f"remote-{digest}"
+        info.version = marked[0]["v"] if len(marked) == 1 else f"remote-{digest}"
         self.info = info
 
     async def close(self) -> None:

@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from server.engine.dataset import dataset_files, dataset_version, load_store
+from server.engine.remote import VERSION_GRAPH, VERSION_PREDICATE
 from server.model.build_layout import BuildLayout
 
 CHUNK_TRIPLES = 50_000  # ~7 MB of N-Triples per request at ARKG's literal sizes
@@ -252,6 +253,11 @@ def load(source: Source, target: Target, *, state_path: Path, chunk_triples: int
                                     chunk_triples=chunk_triples, fresh=fresh)
     engine = _Engine(target, timeout=timeout)
     started, sent = time.monotonic(), 0
+    # While its graphs change the engine claims no version: the marker (server/engine/remote.py)
+    # is removed first and written again only once every graph is verified.
+    engine.send(VERSION_GRAPH, b"", replace=True)
+    if VERSION_GRAPH in expected:
+        state.record(VERSION_GRAPH, 0)  # that graph was just emptied: it is sent again
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("triples"),
                TextColumn("{task.fields[rate]:>9} triples/s"), TimeElapsedColumn(), TimeRemainingColumn())
     try:
@@ -272,6 +278,10 @@ def load(source: Source, target: Target, *, state_path: Path, chunk_triples: int
                     progress.update(task, rate=f"{sent / elapsed:,.0f}" if elapsed > 0 and sent else "-")
             progress.update(task, description="verifying")
             found = {graph: engine.count(graph) for graph in sorted(expected)}
+            if all(found.get(g) == n for g, n in expected.items()):
+                marker = ox.serialize([ox.Triple(ox.NamedNode(VERSION_GRAPH), ox.NamedNode(VERSION_PREDICATE),
+                                                 ox.Literal(source.version))], format=ox.RdfFormat.N_TRIPLES)
+                engine.send(VERSION_GRAPH, marker, replace=VERSION_GRAPH not in expected)
             progress.update(task, description="done")
     finally:
         engine.close()

@@ -17,6 +17,7 @@ import pytest
 
 from server.engine.dataset import dataset_files
 from server.model.namespaces import graph_iri
+from server.engine.remote import VERSION_GRAPH, VERSION_PREDICATE
 from server.publish import load as loading
 
 from tests.conftest import ARKG
@@ -30,7 +31,15 @@ def engine_counts(engine) -> dict[str, int]:
     r = httpx.post(engine.query_url, data={"query": COUNT_GRAPHS}, headers={"Accept": "application/sparql-results+json"},
                    timeout=60)
     r.raise_for_status()
-    return {b["g"]["value"]: int(b["n"]["value"]) for b in r.json()["results"]["bindings"]}
+    counts = {b["g"]["value"]: int(b["n"]["value"]) for b in r.json()["results"]["bindings"]}
+    counts.pop(VERSION_GRAPH, None)  # the loaded-version marker, checked by loaded_version()
+    return counts
+
+
+def loaded_version(engine) -> list[str]:
+    query = f"SELECT ?v WHERE {{ GRAPH <{VERSION_GRAPH}> {{ ?s <{VERSION_PREDICATE}> ?v }} }}"
+    r = httpx.post(engine.query_url, data={"query": query}, headers={"Accept": "application/sparql-results+json"})
+    return [b["v"]["value"] for b in r.json()["results"]["bindings"]]
 
 
 def package_counts() -> dict[str, int]:
@@ -74,6 +83,10 @@ def test_load_into_oxigraph_keeps_every_named_graph_and_blank_node(tmp_path):
         assert done.returncode == 0, done.stderr + done.stdout
         assert engine_counts(engine) == expected
         assert "MISMATCH" not in done.stdout and "triples sent" in done.stdout
+        source = loading.open_source(build_dir=_nowhere(), data_dir=None)
+        version = source.version
+        source.close()
+        assert loaded_version(engine) == [version]  # what `arkg serve --remote` reports as its version
         # Loading again from scratch replaces each graph (its first request is a PUT): blank
         # nodes are not duplicated and the counts stay exactly the build's.
         again = run_load(engine, "--chunk", "2000", "--fresh", state=tmp_path / "state.json")
@@ -93,6 +106,7 @@ def test_a_graph_lost_on_the_engine_is_a_clear_failure_and_fresh_repairs_it(tmp_
         resumed = run_load(engine, state=tmp_path / "s.json")  # the state says all landed: only verify
         assert resumed.returncode == 1
         assert graph_iri("asserted") in resumed.stderr and "--fresh" in resumed.stderr
+        assert loaded_version(engine) == []  # an engine that does not hold the build claims no version
         assert run_load(engine, "--fresh", state=tmp_path / "s.json").returncode == 0
         assert engine_counts(engine) == package_counts()
 
