@@ -12,8 +12,8 @@ Fair share (bench/README.md has the measurements behind the choice). Each query 
 an opaque ``client`` key. A client is *heavy* for ``HEAVY_MEMORY`` seconds after one of its
 queries ran longer than ``preempt_after``; otherwise it is *light*. Light clients' queries
 are served first, in arrival order; heavy clients' after them, the least-served first
-(worker time decaying by half every ``USAGE_HALF_LIFE`` s). Heavy clients never hold the
-last free worker: it stays for light ones. And when a light client's query finds every
+(worker time decaying by half every ``USAGE_HALF_LIFE`` s). When two or more heavy clients
+compete, they never hold the last free worker: it stays for light ones. And when a light client's query finds every
 worker busy with queries older than ``preempt_after``, the one that has run longest (a heavy
 client's first) is stopped with :class:`QueryPreempted` (a 503 naming the reason); its worker is
 killed and replaced. So K clients with runaway queries cost a cheap query from another
@@ -161,6 +161,12 @@ class QueryPool:
         """Whether one of ``client``'s queries ran past ``preempt_after`` in the last ``HEAVY_MEMORY`` s."""
         return now - self._long_at.get(client, float("-inf")) < HEAVY_MEMORY
 
+    def _other_heavy(self, client: str, now: float) -> bool:
+        """Whether a heavy client other than ``client`` has a query running or waiting (one heavy
+        client alone, a script with one long query and small ones, may use every worker)."""
+        return any(t.heavy and t.client != client for t in self._running) or \
+            any(c != client and self._heavy(c, now) for c in self._waiting)
+
     def _note_long(self, now: float) -> None:
         for t in self._running:
             if not t.ran_at and t.job is not None and t.job.running():
@@ -179,7 +185,7 @@ class QueryPool:
             if ticket is None:
                 break
             if self._heavy(ticket.client, now) and self.size > 1 and \
-                    sum(1 for t in self._running if t.heavy) >= self.size - 1:
+                    sum(1 for t in self._running if t.heavy) >= self.size - 1 and self._other_heavy(ticket.client, now):
                 break  # the last free worker is kept for light clients' queries
             self._take(ticket)
             ticket.heavy = self._heavy(ticket.client, now)
