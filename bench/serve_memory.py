@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,25 +59,30 @@ def measure(server: servers.Server, entities: list[str], seconds: float, *, page
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--build-dir", type=Path, required=True)
+    parser.add_argument("--build-dir", type=Path, help="The build area (arkg build --out) holding the data's build.")
+    parser.add_argument("--store", type=Path, help="Instead of a build: an on-disk store (arkg serve --store).")
     parser.add_argument("--seconds", type=float, default=20.0, help="Per load cell.")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(HERE.parent))
     from server.publish.build import current
 
-    layout = current(args.build_dir, args.data_dir)
-    if layout is None:
-        raise SystemExit(f"no up-to-date build of {args.data_dir} in {args.build_dir}; run arkg build first")
+    if args.store:
+        store, logs = args.store, Path(tempfile.mkdtemp(prefix="serve-memory-"))
+        arkg = servers.arkg(store=store, workers=2, log=logs / "arkg.log")
+    else:
+        layout = current(args.build_dir, args.data_dir)
+        if layout is None:
+            raise SystemExit(f"no up-to-date build of {args.data_dir} in {args.build_dir}; run arkg build first")
+        store, logs = layout.store, args.build_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        arkg = servers.arkg(data_dir=args.data_dir, workers=2, log=logs / "arkg.log",
+                            env={"ARKG_BUILD_DIR": str(args.build_dir)})
     meta = json.loads((args.data_dir / "queries.json").read_text())
     entities = meta["query_entities"][:64]
-    logs = args.build_dir / "logs"
-    logs.mkdir(exist_ok=True)
-    arkg = servers.arkg(data_dir=args.data_dir, workers=2, log=logs / "arkg.log",
-                        env={"ARKG_BUILD_DIR": str(args.build_dir)})
-    oxigraph = servers.oxigraph(layout.store, log=logs / "oxigraph.log")
+    oxigraph = servers.oxigraph(store, log=logs / "oxigraph.log")
     uptime = os.getloadavg()
     results = {"date": time.strftime("%Y-%m-%d %H:%M"), "load_average": [round(x, 1) for x in uptime],
-               "data": str(args.data_dir), "arkg": measure(arkg, entities, args.seconds, pages=True),
+               "data": str(args.data_dir), "store": str(store), "arkg": measure(arkg, entities, args.seconds, pages=True),
                "oxigraph": measure(oxigraph, entities, args.seconds, pages=False)}
     results["ratio_after_load"] = round(results["arkg"]["after_load_mib"] / max(1, results["oxigraph"]["after_load_mib"]), 2)
     print(json.dumps(results, indent=1))
