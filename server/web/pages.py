@@ -39,6 +39,7 @@ from server.web.caching import CACHE_DYNAMIC, conditional, etag_for
 from server.web.errors import message_of, status_of
 from server.web.errors import ClientError
 from server.web.limits import MeteredBackend
+from server.web import pictures
 from server.web.observe import observed
 from server.web.templating import TEMPLATE_DIGEST, render
 
@@ -86,13 +87,14 @@ RENDERED_SIZE = 256  # thing pages kept rendered per process (about 30 KB each a
 _rendered: OrderedDict[tuple[str, ...], str] = OrderedDict()
 
 
-async def thing_page(urls: UrlMap, doc: Document, version: str) -> Response:
+async def thing_page(backend: Backend, urls: UrlMap, doc: Document) -> Response:
     """The HTML page of one page of a thing's document; its template depends on the thing's kind.
 
-    The page is a function of the document, the public URL and the templates: recent ones are
-    kept rendered (as the documents are memoised), so a page read again costs no rendering.
+    The page is a function of the document, its pictures (same dataset version), the public URL
+    and the templates: recent ones are kept rendered (as the documents are memoised), so a page
+    read again costs neither queries nor rendering.
     """
-    thing = doc.thing
+    thing, version = doc.thing, backend.info.version
     key = (version, TEMPLATE_DIGEST, urls.public_url, urls.base_iri, thing.iri, str(doc.page))
     if key in _rendered:
         _rendered.move_to_end(key)
@@ -108,7 +110,9 @@ async def thing_page(urls: UrlMap, doc: Document, version: str) -> Response:
     elif thing.kind in ("article", "comment"):
         context.update(view=views.source(doc))
     else:
-        context.update(view=views.entity(doc))
+        # The pictures (with their tables) on the first page only; later pages link to it.
+        figures = await pictures.for_thing(backend, thing.iri, thing.kind) if doc.page == 1 else []
+        context.update(view=views.entity(doc), pictures=figures)
     template = {"claim": "claim.html", "proposition": "proposition.html", "article": "source.html",
                 "comment": "source.html"}.get(thing.kind, "entity.html")
     html = await render(template, urls=urls, version=version, licence=LICENCE, **context)
@@ -165,7 +169,8 @@ async def home_page(request: Request, backend: Backend, urls: UrlMap) -> Respons
         examples = await overview_store.examples(backend)
         return {"ov": ov, "examples": examples, "kind_titles": KIND_TITLES, "browse_kinds": BROWSE_KINDS,
                 "jsonld": dataset_jsonld(urls, ov, backend.info.version), "sparql": urls.sparql_endpoint,
-                "example_query": examples[0].query if examples else DEFAULT_QUERY}
+                "example_query": examples[0].query if examples else DEFAULT_QUERY,
+                "pictures": await pictures.for_home(backend)}  # once per version (web/pictures.py)
 
     # The page lists the dumps, which appear after start-up: they are part of its ETag.
     sums = build.file(dumps.SUMS_FILE).sha256 if build is not None else "no dumps"

@@ -16,6 +16,7 @@ import networkx as nx
 
 from server.engine.backend import Backend
 from server.model.urls import UrlMap
+from server.views import per_version
 from server.views.pictures import meetings, timeline, who_says
 from server.views.pictures.common import STATUS_WORDS, Scope, clamp
 from server.web.templating import render
@@ -212,7 +213,12 @@ def query_of(name: str, *, about: str | None = None, is_event: bool = False, lim
 
 
 async def for_home(backend: Backend) -> list[Figure]:
-    return [await figure(backend, "timeline"), await figure(backend, "meetings")]
+    """The home page's pictures: the same for every request of a dataset version, so computed once
+    per version per process (charged to the client whose request computed them)."""
+    async def compute() -> list[Figure]:
+        return [await figure(backend, "timeline"), await figure(backend, "meetings")]
+
+    return await per_version.cache.get((backend.info.version, "pictures", "home"), compute)
 
 
 async def for_thing(backend: Backend, iri: str, kind: str) -> list[Figure]:

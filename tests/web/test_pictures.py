@@ -102,12 +102,77 @@ def test_contested_page_lists_every_contested_proposition(client):
                                                          for i in range(1, page.text.count("<td>") + 1))
 
 
-def test_pages_embed_their_pictures(client):
-    home = client.get("/").text
-    assert "/pictures/timeline.svg" in home and "/pictures/meetings.svg" in home and "/contested" in home
-    entity = client.get("/doc/person/ahmad-massoud.html").text
-    for name in ("timeline", "who-says-what", "meetings"):
-        assert f"/pictures/{name}.svg?about=" in entity
+HOSTS = [("/", None, ("timeline", "meetings")),
+         ("/doc/person/ahmad-massoud.html", MASSOUD, ("timeline", "who-says-what", "meetings")),
+         ("/doc/event/planned-dushanbe-talks.html", DUSHANBE_TALKS, ("timeline", "who-says-what", "meetings"))]
+
+
+class _Links(HTMLParser):
+    """The links of one element's HTML, by their text."""
+    def __init__(self):
+        super().__init__()
+        self.links, self._href = {}, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self._href = dict(attrs).get("href")
+            self._text = ""
+
+    def handle_endtag(self, tag):
+        if tag == "a" and self._href is not None:
+            self.links.setdefault(self._text.strip(), self._href)
+            self._href = None
+
+    def handle_data(self, data):
+        if self._href is not None:
+            self._text += data
+
+
+def _figure(html: str, name: str) -> str:
+    """The HTML of the picture ``name`` on a page (``<figure id="pic-name">`` to its end)."""
+    start = html.index(f'<figure class="picture" id="pic-{name}">')
+    return html[start:html.index("</figure>", start)]
+
+
+@pytest.mark.parametrize("path,about,names", HOSTS)
+def test_host_pages_show_each_picture_with_its_table_downloads_and_query(client, path, about, names):
+    html = client.get(path).text
+    assert html.count('<figure class="picture"') == len(names)
+    for name in names:
+        fig = _figure(html, name)
+        assert "<svg" in fig and "<object" not in fig  # the picture itself, inline: no second request
+        table = _Table()
+        table.feed(fig.split('<details class="picture-table">', 1)[1])
+        csv_rows = list(csv.reader(io.StringIO(client.get(f"/pictures/{name}.csv", params=_params(about)).text)))
+        assert len(csv_rows) > 1 and table.rows == csv_rows, name
+        links = _Links()
+        links.feed(fig.split('<p class="picture-links">', 1)[1])
+        for text, media in (("SVG", "image/svg+xml"), ("CSV", "text/csv"), ("on its own page", "text/html")):
+            got = client.get(_local(client, links.links[text]))
+            assert got.status_code == 200 and got.headers["content-type"].startswith(media), (name, text)
+        assert list(csv.reader(io.StringIO(client.get(_local(client, links.links["CSV"])).text))) == csv_rows
+        query = links.links["the SPARQL query behind it"]
+        behind = client.get(f"/pictures/{name}.query", params=_params(about), follow_redirects=False)
+        assert behind.status_code == 303 and behind.headers["location"] == query  # the query the picture runs
+        ran = client.get(_local(client, query))
+        assert ran.status_code == 200 and 'class="error"' not in ran.text, name
+    assert ("/contested" in html) == (about is None)
+
+
+def test_later_pages_of_a_document_link_to_the_pictures(client, monkeypatch):
+    """Pictures on page 1 only; page 2 links to them (pages of 3 here, with fresh memos, so Massoud's spans pages)."""
+    from collections import OrderedDict
+
+    from server.views import documents
+    from server.web import pages
+
+    monkeypatch.setattr(documents, "PAGE_SIZE", 3)
+    monkeypatch.setattr(documents, "memo", documents.DocumentMemo())
+    monkeypatch.setattr(pages, "_rendered", OrderedDict())
+    first = client.get("/doc/person/ahmad-massoud.html").text
+    assert 'rel="next"' in first and first.count('<figure class="picture"') == 3
+    second = client.get("/doc/person/ahmad-massoud.html", params={"page": 2}).text
+    assert '<figure class="picture"' not in second and 'ahmad-massoud.html#pictures">on the first page</a>' in second
 
 
 @pytest.mark.parametrize("path,status", [

@@ -115,7 +115,7 @@ async def document(kind: str, name: str, request: Request, page: int = PAGE,
         if not doc.found:
             raise _unknown(urls, thing)
         if fmt is formats.HTML:
-            response = await thing_page(urls, doc, backend.info.version)
+            response = await thing_page(backend, urls, doc)
         else:
             response = Response(await run_in_threadpool(doc.serialize, fmt), media_type=fmt.content_type)
         link = headers["Link"]
