@@ -323,6 +323,9 @@ def _run(ctx: Context, stages: list[Stage], console):
             note = stage.run(ctx, Bar(progress, task))
             progress.update(task, total=progress.tasks[task].total or 1,
                             completed=progress.tasks[task].total or 1)
+            if not console.is_terminal:  # a log file: rich draws the bars only at the end, so a line per stage
+                console.print(f"{stage.name}: {time.monotonic() - t:.1f} s, {_cpu() - c:.1f} s CPU, "
+                              f"peak RSS {_peak_mib():.0f} MiB: {note}")
             yield stage, time.monotonic() - t, _cpu() - c, note
 
 
