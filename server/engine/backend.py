@@ -23,6 +23,8 @@ __all__ = ["Backend", "DatasetInfo", "LocalBackend", "RemoteBackend", "open_back
 class LocalBackend:
     """The embedded store: a pool of pyoxigraph worker processes over the data files or a disk store."""
 
+    lateral = True  # pyoxigraph evaluates LATERAL
+
     def __init__(self, settings: Settings, *, spec: StoreSpec | None = None, version: str | None = None):
         self.settings = settings
         if spec is None:

@@ -51,6 +51,9 @@ class RemoteBackend:
     ``/health``'s graph list leaves out.
     """
 
+    lateral = False  # LATERAL is Oxigraph's; Virtuoso and others reject it (views write plain joins)
+
+
     def __init__(self, settings: Settings):
         self.settings = settings
         self.endpoint = settings.remote_endpoint

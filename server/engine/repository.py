@@ -30,6 +30,9 @@ class DatasetInfo:
 
 class Backend(Protocol):
     info: DatasetInfo
+    # Whether the engine evaluates Oxigraph's LATERAL (a SPARQL 1.2 draft feature): views use
+    # it to seed a join from a few rows; for other engines they write the plain 1.1 join.
+    lateral: bool
 
     async def start(self) -> None: ...
 

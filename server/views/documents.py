@@ -157,7 +157,7 @@ def _values(var: str, iris) -> str:
     return f"VALUES ?{var} {{ " + " ".join(term(i) for i in sorted(iris)) + " }"
 
 
-def _claims_query(seeds: list[str]) -> str:
+def _claims_query(seeds: list[str], *, lateral: bool = True) -> str:
     """Each claim ``?c`` the seed patterns give, with evidence, source, dates, status, and the labels
     of what the claim names (its properties and values, its article, its status)."""
     seed = " UNION ".join(f"{{ {s} }}" for s in seeds)
@@ -166,7 +166,7 @@ def _claims_query(seeds: list[str]) -> str:
       ?n <{RDFS}label> ?l
     }} WHERE {{
       {{ {seed} }}
-      LATERAL {{ {{ ?c ?p ?o }}
+      {"LATERAL " if lateral else ""}{{ {{ ?c ?p ?o }}
       UNION {{ ?c <{ARKG}evidence> ?x . ?x ?xp ?xo }}
       UNION {{ ?c <{ARKG}evidence> ?ev . ?ev <{OA}hasSelector> ?x . ?x ?xp ?xo }}
       UNION {{ ?c <{PROV}wasDerivedFrom> ?src . ?src <{SCHEMA}isPartOf> ?a }}
@@ -297,7 +297,7 @@ async def build(backend: Backend, thing: Ref, page: int = 1) -> Document:
     # triples mention are independent: two workers answer them side by side.
     mentioned = _to_label(thing, own + incoming)
     claims, labels = await asyncio.gather(
-        construct(backend, _claims_query(seeds)) if seeds else _nothing(),
+        construct(backend, _claims_query(seeds, lateral=backend.lateral)) if seeds else _nothing(),
         construct(backend, _labels_query(mentioned)) if mentioned else _nothing())
     data = own + incoming + claims
     seen: set[ox.Triple] = set()

@@ -217,6 +217,10 @@ class MeteredBackend:
     def info(self):
         return self.backend.info
 
+    @property
+    def lateral(self) -> bool:
+        return self.backend.lateral
+
     async def _hold(self) -> None:
         async with self._taking:
             if self._slot is None:

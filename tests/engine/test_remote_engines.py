@@ -62,24 +62,10 @@ ENGINES = {"oxigraph": (OxigraphServer, oxigraph_missing), "virtuoso": (Virtuoso
 
 # Where an engine answers differently from the embedded store, and why (README, "Beyond one
 # machine"). Each is still run: an unexpected pass shows as XPASS.
-_LATERAL = ("documents.py's core CONSTRUCT uses LATERAL (a SPARQL 1.2 draft feature Oxigraph has); "
-            "Virtuoso 7.2 rejects it with a syntax error, so every entity document and page fails")
 KNOWN = {
     "virtuoso": {
         "test_syntax_errors_give_the_parser_message_and_position": "the engine's own parser message is passed on "
                                                                     "(Virtuoso says 'line 1: syntax error at ...')",
-        "test_claim_document_holds_evidence_labels_and_metadata": _LATERAL,
-        "test_entity_document_holds_what_points_at_it": _LATERAL,
-        "test_etag_and_304": _LATERAL,
-        "test_large_document_is_paginated": _LATERAL,
-        "test_suffixed_documents": _LATERAL,
-        "test_article_page_lists_claims_in_text_order_and_speakers": _LATERAL,
-        "test_claim_page_shows_evidence_in_context": _LATERAL,
-        "test_entity_page": _LATERAL,
-        "test_proposition_page_who_says_what": _LATERAL,
-        "test_speaker_page_lists_their_claims": _LATERAL,
-        "test_json_is_shaped_like_wbsearchentities": _LATERAL,  # fetches a result's concept URI
-        "test_quotes_link_to_their_claims": _LATERAL,  # opens the claim page
     },
 }
 
@@ -88,8 +74,6 @@ KNOWN = {
 def _known_differences(request):
     engine_name = request.node.callspec.params.get("engine") if hasattr(request.node, "callspec") else None
     reason = KNOWN.get(engine_name, {}).get(request.node.originalname)
-    if reason is _LATERAL and request.node.originalname == "test_etag_and_304" and "/doc/" not in request.node.name:
-        reason = None  # the ontology and home page do not use that query
     if reason:
         request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
 
