@@ -175,6 +175,23 @@ def test_later_pages_of_a_document_link_to_the_pictures(client, monkeypatch):
     assert '<figure class="picture"' not in second and 'ahmad-massoud.html#pictures">on the first page</a>' in second
 
 
+def test_home_pictures_are_computed_once_per_dataset_version(client, monkeypatch):
+    from server.views import per_version
+    from server.web import pictures
+
+    made, real = [], pictures.figure
+
+    async def counted(backend, name, **options):
+        made.append(name)
+        return await real(backend, name, **options)
+
+    monkeypatch.setattr(pictures, "figure", counted)
+    monkeypatch.setattr(per_version, "cache", per_version.PerVersion())  # nothing computed yet
+    first, second = client.get("/"), client.get("/")
+    assert first.status_code == second.status_code == 200 and first.text == second.text
+    assert sorted(made) == ["meetings", "timeline"]  # the second request reused the first's pictures
+
+
 @pytest.mark.parametrize("path,status", [
     ("/pictures/nope.svg", 404), ("/pictures/timeline.svg?limit=0", 400), ("/pictures/timeline.svg?limit=100000", 400),
     ("/pictures/timeline.svg?about=http://example.org/x", 400), ("/pictures/meetings.csv?about=not%20an%20iri", 400),
