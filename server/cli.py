@@ -201,7 +201,7 @@ def query(sparql: str = typer.Argument(..., help="The SPARQL query (SELECT, ASK,
     from server.model import formats
     from server.sparql import guard
     from server.engine import dataset
-    from server.engine.worker import Request, execute, open_store, StoreSpec
+    from server.engine.worker import QueryRequest, execute, open_store, StoreSpec
 
     settings = _settings(data_dir=data_dir, store=store)
     try:
@@ -215,7 +215,7 @@ def query(sparql: str = typer.Argument(..., help="The SPARQL query (SELECT, ASK,
         spec = StoreSpec(disk_path=str(settings.store))
     else:
         spec = StoreSpec(files=tuple((str(f.path), f.graph_iri) for f in dataset.dataset_files(settings.data_dir)))
-    request = Request(sparql, "tsv" if is_graph else fmt.name, fmt.name if is_graph else "ttl")
+    request = QueryRequest(sparql, "tsv" if is_graph else fmt.name, fmt.name if is_graph else "ttl")
     try:
         kind, produced, body = execute(open_store(spec), request, max_bytes=settings.max_result_bytes)
     except SyntaxError as exc:

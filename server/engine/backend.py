@@ -15,7 +15,7 @@ from server.engine.inline import InlineStore
 from server.engine.pool import QueryPool
 from server.engine.remote import RemoteBackend
 from server.engine.repository import Backend, DatasetInfo, describe_dataset, select
-from server.engine.worker import QueryResult, Request, StoreSpec
+from server.engine.worker import QueryResult, QueryRequest, StoreSpec
 
 __all__ = ["Backend", "DatasetInfo", "LocalBackend", "RemoteBackend", "open_backend", "select"]
 
@@ -62,10 +62,10 @@ class LocalBackend:
         self.inline = None
         await self.pool.close()
 
-    async def run(self, request: Request, *, timeout: float | None = None, client: str = "") -> QueryResult:
+    async def run(self, request: QueryRequest, *, timeout: float | None = None, client: str = "") -> QueryResult:
         return await self.pool.run(request, timeout=timeout, client=client)
 
-    def run_inline(self, request: Request) -> QueryResult | None:
+    def run_inline(self, request: QueryRequest) -> QueryResult | None:
         return self.inline.run(request) if self.inline is not None else None
 
 

@@ -14,11 +14,11 @@ The store is this process's own copy of the dataset: the files loaded into memor
 on-disk store opened read-only (which shares the page cache with the workers).
 
 >>> import asyncio, pyoxigraph as ox
->>> from .worker import Request
+>>> from .worker import QueryRequest
 >>> inline = InlineStore(ox.Store(), max_bytes=1000)
->>> inline.run(Request("SELECT (1 AS ?one) {}", "csv", "ttl")).body
+>>> inline.run(QueryRequest("SELECT (1 AS ?one) {}", "csv", "ttl")).body
 b'one\\r\\n1\\r\\n'
->>> inline.run(Request("SELECT * {}", "json", "ttl"), max_bytes=5) is None  # too large: use a worker
+>>> inline.run(QueryRequest("SELECT * {}", "json", "ttl"), max_bytes=5) is None  # too large: use a worker
 True
 >>> inline.answered, inline.too_large
 (1, 1)
@@ -31,7 +31,7 @@ import asyncio
 import pyoxigraph as ox
 
 from server.engine.errors import EngineUnavailable, QueryError, ResultTooLarge
-from server.engine.worker import QueryResult, Request, StoreSpec, answer, open_store
+from server.engine.worker import QueryResult, QueryRequest, StoreSpec, answer, open_store
 
 
 class InlineStore:
@@ -52,7 +52,7 @@ class InlineStore:
             raise EngineUnavailable(f"the server process could not open the dataset: {type(exc).__name__}: {exc}") from exc
         return cls(store, max_bytes=max_bytes)
 
-    def run(self, request: Request, *, max_bytes: int | None = None) -> QueryResult | None:
+    def run(self, request: QueryRequest, *, max_bytes: int | None = None) -> QueryResult | None:
         """The result, ``None`` if it would pass the cap, or the query's :class:`~.errors.QueryError`.
 
         Only for bounded queries: it runs on the caller's thread and cannot be interrupted.

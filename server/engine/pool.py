@@ -43,7 +43,7 @@ from pebble import ProcessExpired, ProcessPool
 from server.engine import worker
 from server.engine.errors import (EngineUnavailable, QueryCrashedWorker, QueryError, QueryPreempted, QueryTimeout,
                                   WorkerCrashed)
-from server.engine.worker import QueryResult, Request, StoreSpec
+from server.engine.worker import QueryResult, QueryRequest, StoreSpec
 
 __all__ = ["QueryPool", "QueryResult"]
 
@@ -275,7 +275,7 @@ class QueryPool:
                 ticket.done.set_exception(exc)
         self._loop.call_soon_threadsafe(settle)
 
-    async def run(self, request: Request, *, timeout: float | None = None, client: str = "") -> QueryResult:
+    async def run(self, request: QueryRequest, *, timeout: float | None = None, client: str = "") -> QueryResult:
         """Evaluate ``request`` in a worker within ``timeout`` seconds (at most the pool's limit,
         waiting included), charged to ``client``; raises a :class:`~.errors.QueryError` on failure."""
         if self._closed or self._pool is None:

@@ -18,7 +18,7 @@ from server.model.namespaces import GRAPH
 from server.settings import Settings
 from server.engine.errors import EngineUnavailable, QueryEvaluationError, QuerySyntaxError, QueryTimeout, ResultTooLarge
 from server.engine.repository import DatasetInfo, describe_dataset, graph_counts, select
-from server.engine.worker import QueryResult, Request
+from server.engine.worker import QueryResult, QueryRequest
 
 
 # What the engine is asked for: the formats every SPARQL 1.1 engine writes; other formats are
@@ -81,10 +81,10 @@ class RemoteBackend:
     async def close(self) -> None:
         await self.client.aclose()
 
-    def run_inline(self, request: Request) -> QueryResult | None:
+    def run_inline(self, request: QueryRequest) -> QueryResult | None:
         return None  # the engine is elsewhere: every query is a request to it
 
-    async def run(self, request: Request, *, timeout: float | None = None, client: str = "") -> QueryResult:
+    async def run(self, request: QueryRequest, *, timeout: float | None = None, client: str = "") -> QueryResult:
         solutions = formats.by_name(request.solutions_format, formats.RESULTS)
         graph = formats.by_name(request.graph_format, formats.GRAPH)
         defaults, named = request.default_graphs, request.named_graphs

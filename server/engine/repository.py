@@ -2,7 +2,7 @@
 
 ``backend.LocalBackend`` embeds pyoxigraph (a pool of worker processes); ``remote.RemoteBackend``
 is an HTTP client of any SPARQL 1.1 engine. Views and routers see only :class:`Backend`.
-Both take a :class:`~server.engine.worker.Request` and return a
+Both take a :class:`~server.engine.worker.QueryRequest` and return a
 :class:`~server.engine.worker.QueryResult` (already serialised), or raise a
 :class:`~server.engine.errors.QueryError`.
 """
@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from server.engine.worker import QueryResult, Request
+from server.engine.worker import QueryResult, QueryRequest
 
 _COUNTS = "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
 _TOTAL = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
@@ -38,12 +38,12 @@ class Backend(Protocol):
 
     async def close(self) -> None: ...
 
-    async def run(self, request: Request, *, timeout: float | None = None, client: str = "") -> QueryResult:
+    async def run(self, request: QueryRequest, *, timeout: float | None = None, client: str = "") -> QueryResult:
         """Evaluate ``request`` within ``timeout`` seconds (never more than the server's limit);
         ``client`` is an opaque key whose queries share the engine fairly with others' (pool.py)."""
         ...
 
-    def run_inline(self, request: Request) -> QueryResult | None:
+    def run_inline(self, request: QueryRequest) -> QueryResult | None:
         """Answer a bounded query (sparql/bounded.py) on the calling thread, or ``None`` to say
         it must go through :meth:`run`. Never called for other queries."""
         ...
@@ -51,7 +51,7 @@ class Backend(Protocol):
 
 async def select(backend: Backend, query: str, *, timeout: float | None = None) -> list[dict[str, str]]:
     """Run a SELECT for the server's own use; rows map variable names to plain values."""
-    result = await backend.run(Request(query, "json", "ttl"), timeout=timeout)
+    result = await backend.run(QueryRequest(query, "json", "ttl"), timeout=timeout)
     data = json.loads(result.body)
     return [{k: v["value"] for k, v in row.items()} for row in data["results"]["bindings"]]
 

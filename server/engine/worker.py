@@ -8,13 +8,13 @@ evaluation for the server's own in-process lookups (inline.py).
 
 >>> import pyoxigraph as ox
 >>> store = ox.Store()
->>> answer(store, Request("SELECT (1+1 AS ?two) {}", "csv", "ttl"), max_bytes=1000).body
+>>> answer(store, QueryRequest("SELECT (1+1 AS ?two) {}", "csv", "ttl"), max_bytes=1000).body
 b'two\r\n2\r\n'
->>> answer(store, Request("SELECT (1+1 AS ?two) {}", "json", "ttl"), max_bytes=10)
+>>> answer(store, QueryRequest("SELECT (1+1 AS ?two) {}", "json", "ttl"), max_bytes=10)
 Traceback (most recent call last):
 ...
 server.engine.errors.ResultTooLarge: the result is larger than 10 bytes
->>> answer(store, Request("SELECT nonsense", "json", "ttl"), max_bytes=10)  # doctest: +ELLIPSIS
+>>> answer(store, QueryRequest("SELECT nonsense", "json", "ttl"), max_bytes=10)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
 server.engine.errors.QuerySyntaxError: ...
@@ -38,7 +38,7 @@ from server.engine.errors import EngineUnavailable, QueryEvaluationError, QueryS
 
 
 @dataclass(frozen=True)
-class Request:
+class QueryRequest:
     query: str
     solutions_format: str  # short format name for SELECT/ASK results
     graph_format: str  # short format name for CONSTRUCT/DESCRIBE results
@@ -92,7 +92,7 @@ def open_store(spec: StoreSpec) -> ox.Store:
     return store
 
 
-def execute(store: ox.Store, request: Request, *, max_bytes: int) -> tuple[str, str, bytes]:
+def execute(store: ox.Store, request: QueryRequest, *, max_bytes: int) -> tuple[str, str, bytes]:
     """Evaluate and serialise; returns (kind, format name, body)."""
     from server.model import formats
 
@@ -120,7 +120,7 @@ def execute(store: ox.Store, request: Request, *, max_bytes: int) -> tuple[str, 
     return kind, fmt.name, b"".join(buffer.parts)
 
 
-def answer(store: ox.Store, request: Request, *, max_bytes: int) -> QueryResult:
+def answer(store: ox.Store, request: QueryRequest, *, max_bytes: int) -> QueryResult:
     """:func:`execute` timed, its failures as the typed errors of errors.py."""
     started = time.monotonic()
     try:
@@ -202,7 +202,7 @@ def ready() -> int:
     return os.getpid()
 
 
-def run(request: Request) -> QueryResult:
+def run(request: QueryRequest) -> QueryResult:
     """One query, on the large-stack thread."""
     _opened()
     return _worker["executor"].submit(answer, _worker["store"], request, max_bytes=_worker["max_bytes"]).result()

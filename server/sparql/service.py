@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from server.model import formats
 from server.engine.backend import DatasetInfo
-from server.engine.worker import Request
+from server.engine.worker import QueryRequest
 from server.model.urls import UrlMap
 from server.sparql import bounded
 from server.sparql import guard
@@ -18,7 +18,7 @@ from server.sparql.protocol import ProtocolError, ProtocolQuery
 
 @dataclass(frozen=True)
 class Prepared:
-    request: Request
+    request: QueryRequest
     form: str | None
     expected: formats.Format  # the format of the response if the query form is as analysed
     bounded: bool = False  # a lookup whose cost is bounded by its result (bounded.py)
@@ -64,7 +64,7 @@ def prepare(pq: ProtocolQuery, accept: str | None, info: DatasetInfo, urls: UrlM
         except formats.NotAcceptable:
             graph = formats.TURTLE
         expected = solutions
-    request = Request(pq.query, solutions.name, graph.name, default_graphs, named_graphs,
+    request = QueryRequest(pq.query, solutions.name, graph.name, default_graphs, named_graphs,
                       has_dataset_clause=bool(analysis.from_graphs or analysis.from_named),
                       base_iri=urls.sparql_endpoint)  # as Oxigraph's server does
     # With default-graph-uri / named-graph-uri the engine may read quads of other graphs

@@ -40,7 +40,7 @@ from server.model import formats
 from server.model.namespaces import ARKG, LICENCE, PREFIXES, graph_iri
 from server.engine.backend import Backend, select
 from server.views.things import Ref, of_iri, term
-from server.engine.worker import Request
+from server.engine.worker import QueryRequest
 
 PAGE_SIZE = 200  # things pointing here per page: articles (hundreds of claims) span pages
 MEMO_SIZE = 512
@@ -107,7 +107,7 @@ def page_iri(doc_iri: str, page: int, suffix: str = "") -> str:
 
 async def construct(backend: Backend, query: str) -> list[ox.Triple]:
     """Run a CONSTRUCT for the server's own use; its triples."""
-    result = await backend.run(Request(query, "json", "nt"))
+    result = await backend.run(QueryRequest(query, "json", "nt"))
     return [q.triple for q in ox.parse(result.body, format=ox.RdfFormat.N_TRIPLES)]  # 3x cheaper than Triple(s, p, o)
 
 
@@ -275,7 +275,7 @@ async def build(backend: Backend, thing: Ref, page: int = 1) -> Document:
 
     Raises :class:`PageOutOfRange` for a page past the last one.
     """
-    result = await backend.run(Request(_core_query(thing, page), "json", "nt"))
+    result = await backend.run(QueryRequest(_core_query(thing, page), "json", "nt"))
     own, incoming, asserted_only = [], [], set()
     for row in json.loads(result.body)["results"]["bindings"]:
         triple = ox.Triple(_ox(row["s"]), _ox(row["p"]), _ox(row["o"]))

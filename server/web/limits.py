@@ -34,7 +34,7 @@ from typing import AsyncIterator, Callable, TypeVar
 
 from starlette.requests import Request
 
-from server.engine.worker import QueryResult, Request as QueryRequest
+from server.engine.worker import QueryResult, QueryRequest
 from server.settings import Settings
 from server.web.errors import ClientError
 

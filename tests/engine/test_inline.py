@@ -23,7 +23,7 @@ from server.web.app import create_app
 from server.settings import Settings
 from server.sparql.bounded import is_bounded
 from server.engine.errors import QuerySyntaxError
-from server.engine.worker import Request
+from server.engine.worker import QueryRequest
 
 ARKG_ID = "https://w3id.org/arkg/id/"
 
@@ -245,7 +245,7 @@ def test_inline_answers_are_the_workers_answers(client, entities, fmt):
     assert backend.inline is not None
     for entity in entities:
         for query in (f"SELECT ?p ?o WHERE {{ <{entity}> ?p ?o }}", f"SELECT ?s ?p WHERE {{ ?s ?p <{entity}> }}"):
-            request = Request(query, fmt, "ttl")
+            request = QueryRequest(query, fmt, "ttl")
             pooled = client.portal.call(backend.run, request)
             if backend.run_inline(request) is None:  # declined: only past the cap
                 assert len(pooled.body) > backend.inline.max_bytes
@@ -275,7 +275,7 @@ def test_a_bounded_query_with_an_error_gets_the_parsers_400(client):
     assert response.status_code == 400
     assert "Prefix not found" in response.text and "1:30" in response.text
     with pytest.raises(QuerySyntaxError) as from_worker:  # the same words as a worker's
-        client.portal.call(client.app.state.backend.run, Request(query, "json", "ttl"))
+        client.portal.call(client.app.state.backend.run, QueryRequest(query, "json", "ttl"))
     assert str(from_worker.value) in response.text
 
 
@@ -318,7 +318,7 @@ def described(client, entities) -> list[str]:
     return entities[:6] + with_blank_nodes
 
 
-def _same_bytes(client, request: Request) -> bytes:
+def _same_bytes(client, request: QueryRequest) -> bytes:
     backend = client.app.state.backend
     pooled = client.portal.call(backend.run, request)
     inline = backend.inline.run(request, max_bytes=len(pooled.body) + 1)
@@ -333,7 +333,7 @@ def test_inline_asks_are_the_workers_asks_byte_for_byte(client, entities, fmt):
     for entity in entities[:4] + [f"{ARKG_ID}person/no-such-person"]:
         for query in (f"ASK {{ <{entity}> ?p ?o }}", f"ASK WHERE {{ ?s ?p <{entity}> }}"):
             assert is_bounded(query)
-            answers.add(_same_bytes(client, Request(query, fmt, "ttl")))
+            answers.add(_same_bytes(client, QueryRequest(query, fmt, "ttl")))
     assert len(answers) == 2  # both true and false were answered
 
 
@@ -342,9 +342,9 @@ def test_inline_describes_are_the_workers_describes_byte_for_byte(client, descri
     for iri in described:
         query = f"DESCRIBE <{iri}>"
         assert is_bounded(query)
-        body = _same_bytes(client, Request(query, "json", fmt))
+        body = _same_bytes(client, QueryRequest(query, "json", fmt))
         assert iri.encode() in body or iri.rsplit("/", 1)[-1].encode() in body, query
-    missing = _same_bytes(client, Request(f"DESCRIBE <{ARKG_ID}person/no-such-person>", "json", fmt))
+    missing = _same_bytes(client, QueryRequest(f"DESCRIBE <{ARKG_ID}person/no-such-person>", "json", fmt))
     assert b"no-such-person" not in missing
 
 

@@ -25,7 +25,7 @@ from server.model.namespaces import graph_iri
 from server.settings import Settings, get_settings
 from server.engine.backend import Backend
 from server.views.documents import RDF_FORMATS
-from server.engine.worker import Request as QueryRequest
+from server.engine.worker import QueryRequest
 from server.model.urls import UrlMap
 from server.web.caching import conditional, conditional_sync, etag_for
 from server.web.deps import get_backend, get_metered_backend, get_urls
