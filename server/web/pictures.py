@@ -7,6 +7,7 @@ Layouts are deterministic: the same data gives the same picture (networkx, fixed
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from dataclasses import dataclass, field
@@ -216,7 +217,7 @@ async def for_home(backend: Backend) -> list[Figure]:
     """The home page's pictures: the same for every request of a dataset version, so computed once
     per version per process (charged to the client whose request computed them)."""
     async def compute() -> list[Figure]:
-        return [await figure(backend, "timeline"), await figure(backend, "meetings")]
+        return list(await asyncio.gather(figure(backend, "timeline"), figure(backend, "meetings")))
 
     return await per_version.cache.get((backend.info.version, "pictures", "home"), compute)
 
@@ -225,8 +226,9 @@ async def for_thing(backend: Backend, iri: str, kind: str) -> list[Figure]:
     """The pictures of an entity's page (none for claims, propositions and sources)."""
     if kind in ("claim", "proposition", "article", "comment"):
         return []
-    return [await figure(backend, "timeline", about=iri, is_event=kind == "event"),
-            await figure(backend, "who-says-what", about=iri), await figure(backend, "meetings", about=iri)]
+    # Side by side: each picture's queries wait on their own worker, not on the other pictures.
+    return list(await asyncio.gather(figure(backend, "timeline", about=iri, is_event=kind == "event"),
+                                     figure(backend, "who-says-what", about=iri), figure(backend, "meetings", about=iri)))
 
 
 async def render_svg(fig: Figure, urls: UrlMap) -> str:
