@@ -139,11 +139,11 @@ class RemoteBackend:
                     body = b'{"head":{},"boolean":%s}' % (b"true" if answer else b"false")
                     parsed = ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
                 kind = "boolean" if isinstance(parsed, ox.QueryBoolean) else "solutions"
-                out = body if solutions is formats.JSON else parsed.serialize(format=solutions.ox)
+                out = body if solutions is formats.JSON else parsed.serialize(format=solutions.engine_format)
                 return self._result(kind, solutions.name, out, started)
             if media == _ASK_GRAPH:
-                out = body if graph.ox == ox.RdfFormat.N_TRIPLES else ox.serialize(
-                    ox.parse(body, format=ox.RdfFormat.N_TRIPLES), format=graph.ox)
+                out = body if graph.engine_format == ox.RdfFormat.N_TRIPLES else ox.serialize(
+                    ox.parse(body, format=ox.RdfFormat.N_TRIPLES), format=graph.engine_format)
                 return self._result("triples", graph.name, out, started)
         except (SyntaxError, ValueError) as exc:
             raise EngineUnavailable(f"the SPARQL engine's {media} answer could not be read: {exc}") from None

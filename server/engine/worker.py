@@ -110,7 +110,7 @@ def execute(store: ox.Store, request: QueryRequest, *, max_bytes: int) -> tuple[
         fmt = formats.by_name(request.solutions_format, formats.RESULTS)
     buffer = _CappedBuffer(max_bytes)
     try:
-        results.serialize(buffer, format=fmt.ox)
+        results.serialize(buffer, format=fmt.engine_format)
     except ResultTooLarge:
         raise
     except OSError as exc:  # pyoxigraph wraps errors raised by the writer

@@ -49,7 +49,7 @@ class UnknownFormat(ValueError):
 class Format:
     name: str  # short name: the file extension, used in ?format= and document suffixes
     media_type: str
-    ox: ox.RdfFormat | ox.QueryResultsFormat | None = None
+    engine_format: ox.RdfFormat | ox.QueryResultsFormat | None = None  # pyoxigraph's own format enum
     aliases: tuple[str, ...] = field(default=())  # other media types accepted for it
     charset: bool = True
     w3c: str | None = None  # local name of its W3C format IRI (https://www.w3.org/ns/formats/)
@@ -65,7 +65,7 @@ class Format:
 
     @property
     def quads(self) -> bool:
-        return isinstance(self.ox, ox.RdfFormat) and self.ox.supports_datasets
+        return isinstance(self.engine_format, ox.RdfFormat) and self.engine_format.supports_datasets
 
 
 W3C_FORMATS = "http://www.w3.org/ns/formats/"

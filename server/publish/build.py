@@ -35,12 +35,14 @@ interrupted build leaves nothing a server would read, and the builds of other ve
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import os
 import resource
 import shutil
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -295,8 +297,14 @@ def _build_locked(*, ctx_args, area: Path, target: BuildLayout, console, stages,
             target.root.rename(old)
             shutil.rmtree(old, ignore_errors=True)
         staging.rename(target.root)
+    except BaseException as exc:
+        # A stage's frames still hold the open store (RocksDB keeps writing files from its own
+        # threads): clear them so the store closes before its directory is removed.
+        traceback.clear_frames(exc.__traceback__)
+        raise
     finally:
         ctx.store = None
+        gc.collect()
         shutil.rmtree(staging, ignore_errors=True)
     return result
 

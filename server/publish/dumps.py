@@ -175,9 +175,9 @@ def write_data_dumps(store: ox.Store, directory: Path, *, on_triple=None) -> tup
 
     def quads_dump(kind: DumpKind) -> None:
         if kind.gzip:
-            _gzip_of(lambda path: store.dump(str(path), kind.format.ox), directory / kind.name)
+            _gzip_of(lambda path: store.dump(str(path), kind.format.engine_format), directory / kind.name)
         else:
-            store.dump(str(directory / kind.name), kind.format.ox,
+            store.dump(str(directory / kind.name), kind.format.engine_format,
                        prefixes=PREFIXES if kind.format is formats.TRIG else None)
 
     # Each dump reads the whole store; pyoxigraph writes to a path without the GIL, so the
@@ -212,7 +212,7 @@ def _merged_dumps(store: ox.Store, directory: Path, by_name: dict, on_triple) ->
 
     def both(path: Path) -> None:
         with open(path, "wb", buffering=1 << 20) as nt:
-            ox.serialize(merged(nt), str(directory / ttl_kind.name), ttl_kind.format.ox, prefixes=PREFIXES)
+            ox.serialize(merged(nt), str(directory / ttl_kind.name), ttl_kind.format.engine_format, prefixes=PREFIXES)
 
     _gzip_of(both, directory / nt_kind.name)
 

@@ -77,9 +77,9 @@ class Document:
     def serialize(self, fmt: formats.Format) -> bytes:
         """The document in ``fmt`` (an RDF format of :mod:`server.model.formats`)."""
         prefixes = None
-        if fmt.ox in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML):
+        if fmt.engine_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML):
             prefixes = {**PREFIXES, "foaf": FOAF, "hydra": HYDRA}
-        return ox.serialize(self.triples, format=fmt.ox, prefixes=prefixes)
+        return ox.serialize(self.triples, format=fmt.engine_format, prefixes=prefixes)
 
 
 def dataset_iri(base: str) -> str:

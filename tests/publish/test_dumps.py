@@ -67,7 +67,7 @@ def test_build_writes_every_dump_and_checksums(built):
 
 @pytest.mark.parametrize("kind", dumps.DUMPS, ids=lambda k: k.name)
 def test_each_dump_parses_back_to_exactly_the_published_data(built, store, kind):
-    parsed = list(ox.parse(_read(built.directory / kind.name, kind), format=kind.format.ox))
+    parsed = list(ox.parse(_read(built.directory / kind.name, kind), format=kind.format.engine_format))
     if kind.quads:
         expected = list(store)
         assert {q.graph_name for q in parsed} == {q.graph_name for q in expected}

@@ -50,7 +50,7 @@ async def _ontology(request: Request, backend: Backend, urls: UrlMap, fmt: forma
     async def respond() -> Response:
         triples = await vocabulary.owl_triples(backend)
         prefixes = vocabulary.ONTOLOGY_PREFIXES if fmt in (formats.TURTLE, formats.RDFXML) else None
-        body = await run_in_threadpool(ox.serialize, triples, format=fmt.ox, prefixes=prefixes)
+        body = await run_in_threadpool(ox.serialize, triples, format=fmt.engine_format, prefixes=prefixes)
         return Response(body, media_type=fmt.content_type)
 
     return await conditional(request, etag_for(backend.info.version, "ontology", fmt.name), respond, headers=headers)

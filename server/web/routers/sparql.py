@@ -133,7 +133,7 @@ async def describe_service(request: Request, backend: Backend, settings: Setting
     def respond() -> Response:
         triples = service_description(urls, backend.info, allowed_services=settings.allowed_service_endpoints,
                                       query_timeout=settings.query_timeout)
-        body = ox.serialize(triples, format=fmt.ox, prefixes=SD_PREFIXES if fmt is formats.TURTLE else None)
+        body = ox.serialize(triples, format=fmt.engine_format, prefixes=SD_PREFIXES if fmt is formats.TURTLE else None)
         return Response(body, media_type=fmt.content_type)
 
     etag = etag_for(backend.info.version, "service-description", fmt.name, settings.public_url)

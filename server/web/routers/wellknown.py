@@ -66,7 +66,7 @@ def void(request: Request, backend: Backend = Depends(get_backend), settings: Se
     etag = etag_for(backend.info.version, "void", fmt.name, urls.public_url, urls.base_iri, tag)
     prefixes = metadata.PREFIXES if fmt in (formats.TURTLE, formats.RDFXML) else None
     return conditional_sync(request, etag, lambda: Response(
-        ox.serialize(metadata.public_copy(triples, urls), format=fmt.ox, prefixes=prefixes),
+        ox.serialize(metadata.public_copy(triples, urls), format=fmt.engine_format, prefixes=prefixes),
         media_type=fmt.content_type), headers={"Vary": "Accept"})
 
 
