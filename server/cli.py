@@ -214,7 +214,7 @@ def query(sparql: str = typer.Argument(..., help="The SPARQL query (SELECT, ASK,
     if settings.store:
         spec = StoreSpec(disk_path=str(settings.store))
     else:
-        spec = StoreSpec(files=tuple((str(f.path), f.graph_iri) for f in dataset.dataset_files(settings.data_dir)))
+        spec = StoreSpec(files=tuple(dataset.dataset_files(settings.data_dir)))
     request = QueryRequest(sparql, "tsv" if is_graph else fmt.name, fmt.name if is_graph else "ttl")
     try:
         kind, produced, body = execute(open_store(spec), request, max_bytes=settings.max_result_bytes)

@@ -37,7 +37,7 @@ class LocalBackend:
                 if built is not None and built.complete:  # `arkg build` made it: every process shares it on disk
                     spec = StoreSpec(disk_path=str(built.store))
                 else:  # no build (tests, a library user): the files, loaded into memory
-                    spec = StoreSpec(files=tuple((str(f.path), f.graph_iri) for f in files))
+                    spec = StoreSpec(files=tuple(files))
         self.spec, self.version = spec, version or "unknown"
         self.pool = QueryPool(spec, size=settings.query_workers, timeout=settings.query_timeout,
                               max_bytes=settings.max_result_bytes, memory_limit_mb=settings.worker_memory_mb,

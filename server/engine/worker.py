@@ -31,10 +31,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
 from server.engine.errors import EngineUnavailable, QueryEvaluationError, QuerySyntaxError, ResultTooLarge
+
+if TYPE_CHECKING:
+    from server.engine.dataset import DataFile
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class QueryRequest:
 @dataclass(frozen=True)
 class StoreSpec:
     """How a worker opens its store: data files into named graphs, or an on-disk store."""
-    files: tuple[tuple[str, str], ...] = ()  # (path, graph IRI)
+    files: tuple[DataFile, ...] = ()  # loaded into their named graphs (engine/dataset.py)
     disk_path: str | None = None
 
 
@@ -84,12 +88,9 @@ class _CappedBuffer(io.RawIOBase):
 def open_store(spec: StoreSpec) -> ox.Store:
     if spec.disk_path:
         return ox.Store.read_only(spec.disk_path)
-    from server.engine.dataset import RDF_EXTENSIONS
+    from server.engine.dataset import load_store
 
-    store = ox.Store()
-    for path, graph in spec.files:
-        store.bulk_load(path=path, format=RDF_EXTENSIONS["." + path.rsplit(".", 1)[-1]], to_graph=ox.NamedNode(graph))
-    return store
+    return load_store(list(spec.files))
 
 
 def execute(store: ox.Store, request: QueryRequest, *, max_bytes: int) -> tuple[str, str, bytes]:

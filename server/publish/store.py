@@ -5,12 +5,9 @@ query worker of every server process would hold its own copy. A build writes the
 once on disk and every server process opens it read-only (RocksDB allows several readers
 at once), sharing the page cache.
 
-Blank nodes get the same labels in every build of the same files: pyoxigraph's loader
-gives each one a random label, which would change the dumps' bytes (and their order,
-which follows the store's keys) from one build to the next. Files that may hold blank
-nodes are therefore parsed here and their blank nodes relabelled from the file's name
-and their order of appearance; files without any (the bulk of a large dataset: no
-``_:`` in their bytes) go to pyoxigraph's bulk loader untouched.
+Blank nodes get the same labels in every build of the same files, so the dumps' bytes do
+not change from one build to the next: the one loader, ``load_store`` in
+server/engine/dataset.py, relabels them from the file's name and their order.
 
 ``ARKG_VERSION`` in the store directory records the dataset version, which the engine
 reads for ETags and /health (``backend._disk_version``).
@@ -30,16 +27,14 @@ server.publish.store.BuildError: ... already exists and is not empty; remove it 
 
 from __future__ import annotations
 
-import hashlib
-import mmap
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import pyoxigraph as ox
 
-from server.engine.dataset import RDF_EXTENSIONS, DataFile, DatasetError
+from server.engine.dataset import DataFile, load_store
 
 VERSION_FILE = "ARKG_VERSION"
 
@@ -54,48 +49,6 @@ class Built:
     version: str
     quads: int
     seconds: float
-
-
-def has_blank_nodes(path: Path) -> bool:
-    """Whether the file may hold blank nodes (``_:`` anywhere, or a syntax with ``[]``)."""
-    if path.suffix not in (".nt", ".nq"):
-        return True  # Turtle, TriG, RDF/XML, JSON-LD write blank nodes without a label too
-    if path.stat().st_size == 0:
-        return False
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        return data.find(b"_:") != -1  # memchr speed: about a second per GB
-
-
-def relabelled(f: DataFile) -> Iterator[ox.Quad]:
-    """The quads of ``f`` in its named graph, blank nodes labelled from the file and their order."""
-    prefix = "b" + hashlib.sha256(f"{f.graph}/{f.path.name}".encode()).hexdigest()[:10] + "n"
-    labels: dict[str, ox.BlankNode] = {}
-    graph = ox.NamedNode(f.graph_iri)
-
-    def fix(term):
-        if isinstance(term, ox.BlankNode):
-            found = labels.get(term.value)
-            if found is None:
-                found = labels[term.value] = ox.BlankNode(f"{prefix}{len(labels)}")
-            return found
-        return term
-
-    for q in ox.parse(path=str(f.path), format=RDF_EXTENSIONS[f.path.suffix]):
-        yield ox.Quad(fix(q.subject), q.predicate, fix(q.object), graph)
-
-
-def load(store: ox.Store, files: list[DataFile], *, advance: Callable[[int], None] = lambda n: None) -> None:
-    """Add ``files`` to ``store``, each into its named graph; ``advance`` gets bytes read per file."""
-    for f in files:
-        try:
-            if has_blank_nodes(f.path):
-                store.bulk_extend(relabelled(f))
-            else:
-                store.bulk_load(path=str(f.path), format=RDF_EXTENSIONS[f.path.suffix],
-                                to_graph=ox.NamedNode(f.graph_iri))
-        except (SyntaxError, ValueError, OSError) as exc:
-            raise DatasetError(f"{f.path}: {exc}") from exc
-        advance(f.path.stat().st_size)
 
 
 def build_store(out: Path, files: list[DataFile], *, version: str,
@@ -113,7 +66,7 @@ def build_store(out: Path, files: list[DataFile], *, version: str,
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     store = ox.Store(str(out))
-    load(store, files, advance=advance)
+    load_store(files, store, advance=advance)
     quads = len(store)
     store.optimize()  # compacted files: faster reads for every process that opens it (0.3 s at 1M)
     store.flush()
