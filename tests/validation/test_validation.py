@@ -69,13 +69,16 @@ def test_a_file_that_does_not_parse_is_reported(tmp_path):
 
 def test_serve_refuses_invalid_data(tmp_path):
     data = DataCopy(tmp_path / "data")
-    _break(data)
-    env = {**os.environ, "ARKG_CACHE_DIR": str(tmp_path / "cache")}
+    claim = _break(data)
+    env = {**os.environ, "ARKG_CACHE_DIR": str(tmp_path / "cache"), "ARKG_BUILD_DIR": str(tmp_path / "build")}
     proc = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--port", str(free_port()),
                            "--data-dir", str(data.root)], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
-    assert "ARKG validation FAILED: 1 violation" in proc.stderr
+    # serve builds first; the build stops at the broken claim (derive finds its proposition no
+    # longer matches its triple, before SHACL runs) and names it
+    assert claim.rsplit("/", 1)[-1] in proc.stderr
     assert "Refusing to serve" in proc.stderr
+    assert not list((tmp_path / "build").glob("*/build.json"))  # nothing was published
 
 
 def test_a_pass_is_cached_by_dataset_version(tmp_path):
