@@ -16,7 +16,7 @@ import pyoxigraph as ox
 from server.model import formats
 from server.model.namespaces import GRAPH
 from server.settings import Settings
-from server.engine.errors import EngineUnavailable, QueryEvaluationError, QuerySyntaxError, QueryTimeout, ResultTooLarge
+from server.engine.errors import EngineUnavailable, QueryEvaluationError, QueryRejected, QuerySyntaxError, QueryTimeout, ResultTooLarge
 from server.engine.repository import DatasetInfo, describe_dataset, graph_counts, select
 from server.engine.worker import QueryResult, QueryRequest
 
@@ -33,6 +33,7 @@ _FORM = re.compile(r"(?:\s+|#[^\n]*(?:\n|$)|PREFIX\s*[^\s:<>]*:\s*<[^<>]*>|BASE\
 # (server/publish/load.py): then this server finds the build of that version (dumps, VoID, search).
 VERSION_GRAPH = GRAPH + "meta"
 VERSION_PREDICATE = "http://www.w3.org/2002/07/owl#versionInfo"
+_LATERAL_PROBE = "SELECT ?y WHERE { BIND(1 AS ?x) LATERAL { BIND(?x AS ?y) } }"
 _LOADED_VERSION = f"SELECT ?v WHERE {{ GRAPH <{VERSION_GRAPH}> {{ <{VERSION_GRAPH}> <{VERSION_PREDICATE}> ?v }} }}"
 
 
@@ -51,7 +52,7 @@ class RemoteBackend:
     ``/health``'s graph list leaves out.
     """
 
-    lateral = False  # LATERAL is Oxigraph's; Virtuoso and others reject it (views write plain joins)
+    lateral = False  # LATERAL is Oxigraph's (a SPARQL 1.2 draft): start() asks the engine
 
 
     def __init__(self, settings: Settings):
@@ -77,6 +78,12 @@ class RemoteBackend:
         digest = hashlib.sha256(repr(sorted(info.graph_counts.items())).encode()).hexdigest()[:10]
         info.version = marked[0]["v"] if len(marked) == 1 else f"remote-{digest}"
         self.info = info
+        # Views seed their claim joins with LATERAL where the engine has it (oxigraph serve:
+        # without it a page joins every claim); Virtuoso 7 and others answer 400: plain joins.
+        try:
+            self.lateral = bool(await select(self, _LATERAL_PROBE))
+        except QueryRejected:
+            self.lateral = False
 
     async def close(self) -> None:
         await self.client.aclose()

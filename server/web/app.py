@@ -21,6 +21,7 @@ from server.web.limits import ClientLimiter
 from server.web.metrics import RequestMetrics
 from server.web.querylog import open_query_log
 from server.web.reload import InFlightMiddleware, reloading
+from server.web.shutdown import CancelledIsUnavailable
 from server.web.routers import documents
 from server.web.routers import dumps
 from server.web.routers import meta
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = ClientLimiter.from_settings(settings) if settings.rate_limit else None
     app.state.query_log = open_query_log(settings)  # web/querylog.py; None when switched off
     app.add_middleware(InFlightMiddleware)
+    app.add_middleware(CancelledIsUnavailable)  # SIGTERM's grace ran out: 503, not uvicorn's 500
     app.add_middleware(Compression, minimum_size=1024)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,
                        allow_methods=["GET", "HEAD", "POST", "OPTIONS"], allow_headers=["*"],
