@@ -77,7 +77,9 @@ def test_cheap_queries_and_other_routes_answer_while_a_runaway_runs(live_server)
             answered_during += 1 if not slow.done() else 0
         slow_result = slow.result()
     assert slow_result.status_code == 503 and "time limit of 3 s" in slow_result.text
-    assert answered_during >= 5, "cheap queries were held up behind the runaway"
+    # Held up behind the runaway, none or one would come back in its 3 s; a loaded CI machine
+    # still answers several (a count, not a timing: bench/ has the latencies).
+    assert answered_during >= 2, "cheap queries were held up behind the runaway"
 
 
 def descendants(root: int) -> set[int]:
