@@ -14,7 +14,7 @@ import httpx
 import pyoxigraph as ox
 
 from server.model import formats
-from server.model.namespaces import GRAPH
+from server.model.namespaces import GRAPH, NS
 from server.settings import Settings
 from server.engine.errors import EngineUnavailable, QueryEvaluationError, QueryRejected, QuerySyntaxError, QueryTimeout, ResultTooLarge
 from server.engine.repository import DatasetInfo, describe_dataset, graph_counts, select
@@ -32,7 +32,7 @@ _FORM = re.compile(r"(?:\s+|#[^\n]*(?:\n|$)|PREFIX\s*[^\s:<>]*:\s*<[^<>]*>|BASE\
 # `arkg load` marks the engine with the dataset version it loaded, once every graph is verified
 # (server/publish/load.py): then this server finds the build of that version (dumps, VoID, search).
 VERSION_GRAPH = GRAPH + "meta"
-VERSION_PREDICATE = "http://www.w3.org/2002/07/owl#versionInfo"
+VERSION_PREDICATE = NS["owl"] + "versionInfo"
 _LATERAL_PROBE = "SELECT ?y WHERE { BIND(1 AS ?x) LATERAL { BIND(?x AS ?y) } }"
 _LOADED_VERSION = f"SELECT ?v WHERE {{ GRAPH <{VERSION_GRAPH}> {{ <{VERSION_GRAPH}> <{VERSION_PREDICATE}> ?v }} }}"
 

@@ -48,6 +48,12 @@ PREFIXES = {
     "wd": "http://www.wikidata.org/entity/",
     "dbr": "http://dbpedia.org/resource/",
 }
+# Vocabularies the dataset's own description uses (VoID/DCAT, Service Description), not its data.
+DESCRIPTION_PREFIXES = {
+    "sd": "http://www.w3.org/ns/sparql-service-description#",
+    "spdx": "http://spdx.org/rdf/terms#",
+    "foaf": "http://xmlns.com/foaf/0.1/",
+}
 
 
 class Namespace(str):
@@ -68,7 +74,7 @@ class Namespace(str):
         return ox.NamedNode(self + local)
 
 
-NS = {prefix: Namespace(iri) for prefix, iri in PREFIXES.items()}
+NS = {prefix: Namespace(iri) for prefix, iri in {**PREFIXES, **DESCRIPTION_PREFIXES}.items()}
 
 # Slugs: lowercase ASCII words joined by '-' (shared/design/data-model.md).
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")

@@ -27,18 +27,12 @@ from dataclasses import dataclass, field
 import pyoxigraph as ox
 
 from server.model.namespaces import ID, ONTOLOGY_IRI, PREFIXES as DATA_PREFIXES, sparql_prefixes
-from server.model.namespaces import LICENCE
+from server.model.namespaces import LICENCE, NS
 from server.model.urls import UrlMap
 from server.publish.dumps import SUMS_FILE, Build
 
-VOID = "http://rdfs.org/ns/void#"
-DCAT = "http://www.w3.org/ns/dcat#"
-DCTERMS = "http://purl.org/dc/terms/"
-SPDX = "http://spdx.org/rdf/terms#"
-FOAF = "http://xmlns.com/foaf/0.1/"
-RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-RDFS = "http://www.w3.org/2000/01/rdf-schema#"
-XSD = "http://www.w3.org/2001/XMLSchema#"
+VOID, DCAT, DCTERMS, RDF, RDFS, XSD = (NS[p] for p in ("void", "dcat", "dcterms", "rdf", "rdfs", "xsd"))
+SPDX, FOAF = NS["spdx"], NS["foaf"]
 PREFIXES = {**DATA_PREFIXES, "spdx": SPDX, "foaf": FOAF}
 
 PUBLISHER_NAME = "ARKG project"

@@ -12,13 +12,12 @@ import pyoxigraph as ox
 
 from server.model import formats
 from server.engine.backend import DatasetInfo
+from server.model.namespaces import NS
 from server.model.urls import UrlMap
 
-SD = "http://www.w3.org/ns/sparql-service-description#"
-VOID = "http://rdfs.org/ns/void#"
-RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
-DCTERMS = "http://purl.org/dc/terms/"
-XSD_INT = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
+SD, VOID, DCTERMS = NS["sd"], NS["void"], NS["dcterms"]
+RDF_TYPE = NS["rdf"].type
+XSD_INT = NS["xsd"].integer
 
 
 def service_description(urls: UrlMap, info: DatasetInfo, *, allowed_services: list[str],
