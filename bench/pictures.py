@@ -71,7 +71,7 @@ async def main(store: Path, queries: Path | None, reps: int) -> None:
         for about in entities:
             ref = of_iri(about)
             async def page_data(ref=ref):
-                page_views.entity(await documents.build(backend, ref))
+                page_views.entity(await documents.document_for(backend, ref))
             times = await _time(reps, page_data)
             rows.append(("peer: entity page data", about, statistics.median(times), max(times)))
     finally:

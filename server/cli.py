@@ -79,7 +79,7 @@ def derive(check: bool = typer.Option(False, "--check", help="Only check that th
     from server.pipeline import derive as derivation
 
     try:
-        outputs = derivation.build(data_dir)
+        outputs = derivation.derive_outputs(data_dir)
         pairs = derivation.time_separated_pairs(derivation.propositions(data_dir)[0])
     except derivation.DeriveError as exc:
         typer.echo(f"derive error: {exc}", err=True)

@@ -246,7 +246,7 @@ def time_separated_pairs(props: list[Proposition]) -> list[tuple[str, str, str]]
     return pairs
 
 
-def build(root: Path | None = None, *, store: ox.Store | None = None) -> list[Output]:
+def derive_outputs(root: Path | None = None, *, store: ox.Store | None = None) -> list[Output]:
     """The two derived files for the data under ``root``, as text (``store``: see :func:`propositions`)."""
     root = root or paths.data_root()
     props, labels = propositions(root, store=store)

@@ -112,7 +112,7 @@ def _derive(ctx: Context, bar: Bar) -> str:
     from server.pipeline import derive
 
     try:  # over the build's store: no second, in-memory copy of the claims
-        outputs = derive.build(ctx.data_dir, store=ctx.store)
+        outputs = derive.derive_outputs(ctx.data_dir, store=ctx.store)
     except derive.DeriveError as exc:
         raise BuildFailed(f"derive: {exc}") from exc
     bar.total(len(outputs))

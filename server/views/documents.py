@@ -270,7 +270,7 @@ def link_order(triple: ox.Triple) -> tuple[str, str]:
     return triple.predicate.value, str(triple.subject)
 
 
-async def build(backend: Backend, thing: Ref, page: int = 1) -> Document:
+async def document_for(backend: Backend, thing: Ref, page: int = 1) -> Document:
     """The document about ``thing``, page ``page`` (``found`` is False if no triple mentions it).
 
     Raises :class:`PageOutOfRange` for a page past the last one.
@@ -321,7 +321,7 @@ class DocumentMemo:
         if key in self._items:
             self._items.move_to_end(key)
             return self._items[key]
-        document = await build(backend, thing, page)
+        document = await document_for(backend, thing, page)
         self._items[key] = document
         while len(self._items) > self.size:
             self._items.popitem(last=False)

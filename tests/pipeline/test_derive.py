@@ -20,24 +20,24 @@ ARKG = "https://w3id.org/arkg/ontology#"
 
 
 def test_committed_derived_files_are_up_to_date():
-    stale = curation.stale(derive.build(ROOT))
+    stale = curation.stale(derive.derive_outputs(ROOT))
     assert not stale, f"stale: {stale}; run `arkg derive`"
     assert runner.invoke(app, ["derive", "--check"]).exit_code == 0
 
 
 def test_same_input_gives_byte_identical_output(tmp_path):
-    first = derive.build(ROOT)
+    first = derive.derive_outputs(ROOT)
     data = DataCopy(tmp_path)
     for path in sorted(data.path("graphs/claims").glob("*.ttl")):  # same triples, claims in reverse order
         head, *blocks = path.read_text(encoding="utf-8").split("\n\n")
         path.write_text("\n\n".join([head, *reversed(blocks)]) + "\n", encoding="utf-8")
-    again = derive.build(data.root)
+    again = derive.derive_outputs(data.root)
     assert [o.text for o in again] == [o.text for o in first]
-    assert [o.text for o in derive.build(ROOT)] == [o.text for o in first]
+    assert [o.text for o in derive.derive_outputs(ROOT)] == [o.text for o in first]
 
 
 def test_outputs_parse_without_blank_nodes_and_asserted_only_holds_uncontested():
-    propositions, asserted = (o.text for o in derive.build(ROOT))
+    propositions, asserted = (o.text for o in derive.derive_outputs(ROOT))
     status = {}
     for quad in ox.parse(propositions, format=ox.RdfFormat.TURTLE):
         assert not any(isinstance(t, ox.BlankNode) for t in (quad.subject, quad.object))
@@ -123,7 +123,7 @@ def test_a_stale_proposition_link_is_refused(tmp_path, single):
     data = DataCopy(tmp_path)
     data.edit_claim(claim, r"arkg:aboutProposition <[^>]+>", f"arkg:aboutProposition <{ID}proposition/0000000000000000>")
     with pytest.raises(derive.DeriveError, match="recompile with `arkg curate`"):
-        derive.build(data.root)
+        derive.derive_outputs(data.root)
 
 
 def test_two_signatories_of_one_account_are_one_source(tmp_path, single):
