@@ -227,7 +227,12 @@ def test_failed_reload_of_a_store_that_cannot_open(tmp_path):
     store.flush()
     del store
     (store_dir / "ARKG_VERSION").write_text("test-store-1\n")
-    server = LiveServer("--store", str(store_dir), "--query-timeout", "10", env=own_dumps(tmp_path))
+    # One worker: RocksDB opens a store's table files lazily, by path, so only a worker that has
+    # already read them keeps answering once their directory is renamed away (a worker started
+    # or first used after that aborts). Builds are therefore never renamed or replaced in
+    # place: each version has its own directory (server/publish/build.py).
+    env = {**own_dumps(tmp_path), "ARKG_QUERY_WORKERS": "1", "ARKG_QUERY_SPARE_WORKERS": "0"}
+    server = LiveServer("--store", str(store_dir), "--query-timeout", "10", env=env)
     try:
         assert health(server)["version"] == "test-store-1"
         good_count = count(server)
