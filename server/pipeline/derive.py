@@ -54,15 +54,16 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from functools import cached_property
+from functools import cached_property, lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pyoxigraph as ox
 
 from server import paths
 from server.pipeline.curate import Output, proposition_slug, turtle
-from server.model.namespaces import ARKG, ID, NS, PREFIXES, graph_iri, sparql_prefixes
+from server.model.namespaces import ARKG, ID, NS, PREFIXES, graph_iri
 from server.engine.dataset import dataset_files, load_store
 
 SUPPORTING = {ARKG + "Asserts", ARKG + "ReportsUncertain"}
@@ -70,18 +71,12 @@ DENYING = {ARKG + "Denies"}
 SOURCE_GRAPHS = ("ontology", "sources", "entities", "claims")  # never the derived ones
 XSD = PREFIXES["xsd"]
 
-_CLAIMS = sparql_prefixes() + """
-SELECT ?claim ?s ?p ?o ?stance ?claimant ?proposition ?account ?eventDate ?statementDate WHERE {
-    ?claim a arkg:Claim ; rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ;
-           arkg:stance ?stance ; arkg:claimant ?claimant ; arkg:aboutProposition ?proposition .
-    OPTIONAL { ?claim arkg:independentSource ?account }
-    OPTIONAL { ?claim arkg:eventDate ?eventDate }
-    OPTIONAL { ?claim arkg:statementDate ?statementDate }
-}"""
-_LABELS = sparql_prefixes() + """
-SELECT ?thing (MIN(STR(?label)) AS ?name) WHERE {
-    ?thing rdfs:label ?label . FILTER (LANG(?label) IN ("en", ""))
-} GROUP BY ?thing"""
+# What propositions() reads of each claim: (field, property, required). A claim lacking a
+# required property is not a claim derive can use (validation reports it).
+_CLAIM_FIELDS = (("s", NS["rdf"].subject, True), ("p", NS["rdf"].predicate, True), ("o", NS["rdf"].object, True),
+                 ("stance", NS["arkg"].stance, True), ("claimant", NS["arkg"].claimant, True),
+                 ("proposition", NS["arkg"].aboutProposition, True), ("account", NS["arkg"].independentSource, False),
+                 ("eventDate", NS["arkg"].eventDate, False), ("statementDate", NS["arkg"].statementDate, False))
 
 
 class DeriveError(ValueError):
@@ -105,7 +100,14 @@ class Proposition:
     claims: dict[str, ClaimInfo] = field(default_factory=dict)
 
     def claims_with(self, stances: set[str]) -> list[str]:
-        return sorted(c for c, info in self.claims.items() if info.stance in stances)
+        key = frozenset(stances)
+        if key not in self._with:  # asked again and again by the numbers and the summary
+            self._with[key] = sorted(c for c, info in self.claims.items() if info.stance in stances)
+        return self._with[key]
+
+    @cached_property
+    def _with(self) -> dict[frozenset, list[str]]:
+        return {}
 
     # cached: a proposition's claims are complete once propositions() returns
     @cached_property
@@ -210,28 +212,68 @@ def propositions(root: Path | None = None, *, store: ox.Store | None = None) -> 
 
     ``store``: a store already holding the dataset's named graphs (``arkg build``'s on-disk
     one), read instead of loading the files into memory; the same graphs are read either way.
+
+    Read by one index scan per property rather than one SPARQL join: at five million
+    triples the join with its OPTIONALs took 50 s, the scans a few (bench/README.md).
     """
     if store is None:
         store = load_store([f for f in dataset_files(root) if f.graph in SOURCE_GRAPHS])
-        over = {"use_default_graph_as_union": True}
-    else:
-        over = {"default_graph": [ox.NamedNode(graph_iri(g)) for g in SOURCE_GRAPHS]}
-    labels = {row["thing"].value: row["name"].value for row in store.query(_LABELS, **over)
-              if isinstance(row["thing"], ox.NamedNode)}
+    graphs = [ox.NamedNode(graph_iri(g)) for g in SOURCE_GRAPHS]
+    labels = _labels(store, graphs)
+    values = {name: _first_values(store, prop, graphs) for name, prop in ((n, p) for n, p, _ in _CLAIM_FIELDS)}
+    required = [values[name] for name, _, needed in _CLAIM_FIELDS if needed]
     found: dict[str, Proposition] = {}
-    for row in store.query(_CLAIMS, **over):
-        iri, claim = row["proposition"].value, row["claim"].value
-        s, p, o = row["s"], row["p"], row["o"]
+    for claim in _subjects_of_type(store, NS["arkg"].Claim, graphs):
+        if not all(claim in v for v in required):
+            continue
+        row = {name: values[name].get(claim) for name, _, _ in _CLAIM_FIELDS}
+        s, p, o, iri = row["s"], row["p"], row["o"], row["proposition"].value
+        if not isinstance(s, ox.NamedNode) or not isinstance(p, ox.NamedNode) or isinstance(o, ox.BlankNode):
+            continue  # not a claim in the model (validation says so)
         expected = f"{ID}proposition/{proposition_slug(s.value, p.value, o)}"
         if iri != expected:
             raise DeriveError(f"{claim}: arkg:aboutProposition {iri} is not the proposition of its triple "
                               f"({expected}); recompile with `arkg curate`")
-        prop = found.setdefault(iri, Proposition(iri, s, p, o))
+        prop = found.get(iri)
+        if prop is None:
+            prop = found[iri] = Proposition(iri, s, p, o)
         claimant = row["claimant"].value
         source = row["account"].value if row["account"] is not None else claimant
         when = interval(row["eventDate"] if row["eventDate"] is not None else row["statementDate"])
         prop.claims[claim] = ClaimInfo(row["stance"].value, claimant, source, when)
     return [found[k] for k in sorted(found)], labels
+
+
+def _first_values(store: ox.Store, prop: ox.NamedNode, graphs: list[ox.NamedNode]) -> dict[str, ox.Term]:
+    """Subject IRI -> its first value of ``prop`` in ``graphs`` (store order: deterministic)."""
+    found: dict[str, ox.Term] = {}
+    for graph in graphs:
+        for q in store.quads_for_pattern(None, prop, None, graph):
+            if isinstance(q.subject, ox.NamedNode):
+                found.setdefault(q.subject.value, q.object)
+    return found
+
+
+def _subjects_of_type(store: ox.Store, cls: ox.NamedNode, graphs: list[ox.NamedNode]) -> list[str]:
+    seen: dict[str, None] = {}
+    for graph in graphs:
+        for q in store.quads_for_pattern(None, NS["rdf"].type, cls, graph):
+            if isinstance(q.subject, ox.NamedNode):
+                seen[q.subject.value] = None
+    return list(seen)
+
+
+def _labels(store: ox.Store, graphs: list[ox.NamedNode]) -> dict[str, str]:
+    """IRI -> its least English (or language-less) rdfs:label, as SPARQL MIN(STR(?label)) would pick."""
+    labels: dict[str, str] = {}
+    for graph in graphs:
+        for q in store.quads_for_pattern(None, NS["rdfs"].label, None, graph):
+            o = q.object
+            if isinstance(q.subject, ox.NamedNode) and isinstance(o, ox.Literal) and o.language in (None, "en"):
+                key = q.subject.value
+                if key not in labels or o.value < labels[key]:
+                    labels[key] = o.value
+    return labels
 
 
 def time_separated_pairs(props: list[Proposition]) -> list[tuple[str, str, str]]:
@@ -246,66 +288,107 @@ def time_separated_pairs(props: list[Proposition]) -> list[tuple[str, str, str]]
     return pairs
 
 
+def output_paths(root: Path) -> dict[str, Path]:
+    """Where `arkg derive` writes each derived graph's file, by graph name."""
+    return {"derived": root / "graphs" / "derived" / "propositions.ttl",
+            "asserted": root / "graphs" / "asserted" / "asserted.ttl"}
+
+
 def derive_outputs(root: Path | None = None, *, store: ox.Store | None = None) -> list[Output]:
     """The two derived files for the data under ``root``, as text (``store``: see :func:`propositions`)."""
     root = root or paths.data_root()
-    props, labels = propositions(root, store=store)
-    return [Output(root / "graphs" / "derived" / "propositions.ttl", render_propositions(props, labels)),
-            Output(root / "graphs" / "asserted" / "asserted.ttl", render_asserted(props))]
+    return render_outputs(root, *propositions(root, store=store))
+
+
+def render_outputs(root: Path, props: list[Proposition], labels: dict[str, str]) -> list[Output]:
+    files = output_paths(root)
+    return [Output(files["derived"], render_propositions(props, labels)),
+            Output(files["asserted"], render_asserted(props))]
+
+
+def derived_quads(props: list[Proposition], labels: dict[str, str]) -> Iterator[ox.Quad]:
+    """Every quad of both derived graphs, one proposition at a time: what ``arkg build`` loads
+    into its store. No Turtle text and no list of all triples (at 5M triples those held 3 GiB)."""
+    derived, asserted = ox.NamedNode(graph_iri("derived")), ox.NamedNode(graph_iri("asserted"))
+    for block in proposition_blocks(props, labels, make=lambda s, p, o: ox.Quad(s, p, o, derived)):
+        yield from block
+    for block in asserted_blocks(props, make=lambda s, p, o: ox.Quad(s, p, o, asserted)):
+        yield from block
 
 
 _BANNER = "# GENERATED by `arkg derive` from the claims graph; do not edit. Rebuild with `arkg derive`.\n"
 RDF, RDFS, A = NS["rdf"], NS["rdfs"], NS["arkg"]
+# The terms of every block, made once (the derived graph has millions of triples at scale).
+_INTEGER = ox.NamedNode(XSD + "integer")
+_T = {"type": RDF.type, "label": RDFS.label, "comment": RDFS.comment, "subject": RDF.subject,
+      "predicate": RDF.predicate, "object": RDF.object, "status": A.status, "hasClaim": A.hasClaim,
+      "Proposition": A.Proposition, "supportingClaim": A.supportingClaim}
+_NUMBER = {name: A[name] for name in ("claimCount", "assertedCount", "deniedCount", "speakerCount",
+                                      "supportingSpeakerCount", "denyingSpeakerCount", "independentSourceCount",
+                                      "supportingSourceCount", "denyingSourceCount", "timeSeparatedDenialCount")}
+_STATUS = {name: A[name] for name in ("Contested", "OnlyDenied", "Uncontested", "SingleSource", "OnlyQuestioned")}
 
 
+@lru_cache(maxsize=4096)
 def _int(n: int) -> ox.Literal:
-    return ox.Literal(str(n), datatype=ox.NamedNode(XSD + "integer"))
+    return ox.Literal(str(n), datatype=_INTEGER)
 
 
 def render_propositions(props: list[Proposition], labels: dict[str, str]) -> str:
+    return turtle(_BANNER, proposition_blocks(props, labels))
+
+
+def proposition_blocks(props: list[Proposition], labels: dict[str, str], *,
+                       make: Callable = ox.Triple) -> Iterator[list[ox.Triple]]:
+    """The ``derived`` graph: a block about the graph, then one block per proposition.
+    ``make(s, p, o)`` makes each statement (a Triple for Turtle, a Quad for a store)."""
     graph = ox.NamedNode(graph_iri("derived"))
     counts = defaultdict(int)
     for prop in props:
         counts[prop.status] += 1
     summary = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
-    blocks = [[ox.Triple(graph, RDFS.label, _text("Derived propositions")),
-               ox.Triple(graph, RDFS.comment, _text(
+    yield [make(graph, RDFS.label, _text("Derived propositions")),
+           make(graph, RDFS.comment, _text(
                    "Every proposition (subject, predicate, object) that claims of ARKG are about, with its claims, "
                    "its numbers (claims, speakers and independent sources, for and against) and its status in this "
                    "corpus (contested, uncontested, single source, only denied, only questioned), computed from "
                    "which independent sources assert or report and which deny it. A status says who said what in "
-                   "these five articles, nothing about truth. " + f"{len(props)} propositions: {summary}."))]]
+                   "these five articles, nothing about truth. " + f"{len(props)} propositions: {summary}."))]
+    t, triple = _T, make
     for prop in props:
         iri = ox.NamedNode(prop.iri)
-        block = [ox.Triple(iri, RDF.type, A.Proposition),
-                 ox.Triple(iri, RDFS.label, _text(_label(prop, labels))),
-                 ox.Triple(iri, RDFS.comment, _text(_summary(prop, labels))),
-                 ox.Triple(iri, RDF.subject, prop.s), ox.Triple(iri, RDF.predicate, prop.p),
-                 ox.Triple(iri, RDF.object, prop.o), ox.Triple(iri, A.status, A[prop.status])]
-        block += [ox.Triple(iri, A[name], _int(n)) for name, n in prop.numbers().items()]
-        block += [ox.Triple(iri, A.hasClaim, ox.NamedNode(c)) for c in sorted(prop.claims)]
-        blocks.append(block)
-    return turtle(_BANNER, blocks)
+        block = [triple(iri, t["type"], t["Proposition"]),
+                 triple(iri, t["label"], _text(_label(prop, labels))),
+                 triple(iri, t["comment"], _text(_summary(prop, labels))),
+                 triple(iri, t["subject"], prop.s), triple(iri, t["predicate"], prop.p),
+                 triple(iri, t["object"], prop.o), triple(iri, t["status"], _STATUS[prop.status])]
+        block += [triple(iri, _NUMBER[name], _int(n)) for name, n in prop.numbers().items()]
+        block += [triple(iri, t["hasClaim"], ox.NamedNode(c)) for c in sorted(prop.claims)]
+        yield block
 
 
 def render_asserted(props: list[Proposition]) -> str:
+    return turtle(_BANNER, asserted_blocks(props))
+
+
+def asserted_blocks(props: list[Proposition], *, make: Callable = ox.Triple) -> Iterator[list[ox.Triple]]:
+    """The ``asserted`` graph: a block about the graph, then each uncontested triple and its proposition
+    (``make``: as for :func:`proposition_blocks`)."""
     graph = ox.NamedNode(graph_iri("asserted"))
     kept = [p for p in props if p.status == "Uncontested"]
-    blocks = [[ox.Triple(graph, RDFS.label, _text("Asserted triples (uncontested in this corpus)")),
-               ox.Triple(graph, RDFS.comment, _text(
+    yield [make(graph, RDFS.label, _text("Asserted triples (uncontested in this corpus)")),
+           make(graph, RDFS.comment, _text(
                    "The plain triples of the propositions that are uncontested in this corpus: asserted or reported "
                    "by two or more independent sources of the five articles and denied by none. Uncontested in this "
                    "corpus, not true: a single source (however many of its signatories or relays speak), a denial or "
                    "a question keeps a triple out. Each triple links back to the claims that support it through its "
                    "proposition (rdf:subject/rdf:predicate/rdf:object, arkg:supportingClaim). "
-                   + f"{len(kept)} triples."))]]
+                   + f"{len(kept)} triples."))]
     for prop in kept:
         iri = ox.NamedNode(prop.iri)
-        blocks.append([ox.Triple(prop.s, prop.p, prop.o)])
-        blocks.append([ox.Triple(iri, RDF.subject, prop.s), ox.Triple(iri, RDF.predicate, prop.p),
-                       ox.Triple(iri, RDF.object, prop.o)]
-                      + [ox.Triple(iri, A.supportingClaim, ox.NamedNode(c)) for c in prop.claims_with(SUPPORTING)])
-    return turtle(_BANNER, blocks)
+        yield [make(prop.s, prop.p, prop.o)]
+        yield ([make(iri, RDF.subject, prop.s), make(iri, RDF.predicate, prop.p), make(iri, RDF.object, prop.o)]
+               + [make(iri, A.supportingClaim, ox.NamedNode(c)) for c in prop.claims_with(SUPPORTING)])
 
 
 def _text(value: str) -> ox.Literal:

@@ -109,27 +109,34 @@ class Stage:
 # --- the stages
 
 def _derive(ctx: Context, bar: Bar) -> str:
+    from server import paths
     from server.pipeline import derive
 
     try:  # over the build's store: no second, in-memory copy of the claims
-        outputs = derive.derive_outputs(ctx.data_dir, store=ctx.store)
+        props, labels = derive.propositions(ctx.data_dir, store=ctx.store)
     except derive.DeriveError as exc:
         raise BuildFailed(f"derive: {exc}") from exc
-    bar.total(len(outputs))
-    size = 0
-    for out in outputs:
-        graph = out.path.parent.name
-        if graph not in DERIVED_GRAPHS or out.text is None:
-            continue
-        if out.path.is_file() and out.path.read_text(encoding="utf-8") != out.text:
-            ctx.warnings.append(f"{out.path} is not what `arkg derive` makes of these claims; the build uses "
-                                f"the derived graph (run `arkg derive` to update the file)")
-        ctx.store.bulk_load(out.text.encode("utf-8"), ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(graph_iri(graph)))
-        size += len(out.text)
-        bar.advance()
+    root = ctx.data_dir or paths.data_root()
+    if any(p.is_file() for p in derive.output_paths(root).values()):  # the text only when there is a file to compare
+        for out in derive.render_outputs(root, props, labels):
+            if out.path.is_file() and out.path.read_text(encoding="utf-8") != out.text:
+                ctx.warnings.append(f"{out.path} is not what `arkg derive` makes of these claims; the build uses "
+                                    f"the derived graph (run `arkg derive` to update the file)")
+    bar.total(sum(17 + len(p.claims) for p in props))  # the derived graph's quads; the asserted graph's come on top
+    count = 0
+
+    def counted(quads):
+        nonlocal count
+        for count, quad in enumerate(quads, 1):
+            if count % 100_000 == 0:
+                bar.advance(100_000)
+            yield quad
+
+    # Streamed: the bulk loader writes its sorted files batch by batch, so memory stays flat.
+    ctx.store.bulk_extend(counted(derive.derived_quads(props, labels)))
     ctx.store.optimize()
     ctx.store.flush()
-    return f"{size / 2**20:.1f} MiB of Turtle; {len(ctx.store):,} quads in the store"
+    return f"{len(props):,} propositions, {count:,} derived quads; {len(ctx.store):,} quads in the store"
 
 
 def _store(ctx: Context, bar: Bar) -> str:
