@@ -177,7 +177,7 @@ def _dumps(ctx: Context, bar: Bar) -> str:
     directory = ctx.layout.dumps / ctx.version
     bar.total(len(dumps.DUMPS))
     ctx.tally = metadata.Tally()
-    files = dumps.write_data_dumps(ctx.store, directory, on_triple=ctx.tally)
+    files = dumps.write_data_dumps(ctx.store, directory, tally=ctx.tally)
     bar.advance(len(dumps.DUMPS))
     return f"{len(files)} files, {sum(f.size for f in files) / 2**20:.1f} MiB"
 

@@ -150,11 +150,11 @@ def list_builds(dumps_dir: Path) -> list[Build]:
 
 # --- writing (``arkg build``, server/publish/build.py)
 
-_REPEATED = "SELECT DISTINCT ?s ?p ?o WHERE { GRAPH ?a { ?s ?p ?o } GRAPH ?b { ?s ?p ?o } FILTER(?a != ?b) }"
+_REPEATED = "SELECT DISTINCT ?s ?p ?o ?a WHERE { GRAPH ?a { ?s ?p ?o } GRAPH ?b { ?s ?p ?o } FILTER(?a != ?b) }"
 GZIP_LEVEL = 6  # gzip's own default: a third of level 9's time for 1-2% more bytes
 
 
-def write_data_dumps(store: ox.Store, directory: Path, *, on_triple=None) -> tuple[DumpFile, ...]:
+def write_data_dumps(store: ox.Store, directory: Path, *, tally=None) -> tuple[DumpFile, ...]:
     """Stream the data dumps (:data:`DUMPS`) out of ``store`` into ``directory``.
 
     Nothing is canonicalised in memory: statements come in the store's key order (as
@@ -163,12 +163,10 @@ def write_data_dumps(store: ox.Store, directory: Path, *, on_triple=None) -> tup
     was built with (server/publish/store.py makes them the same in every build). gzip
     headers carry no time or name. So the same data gives byte-identical files.
 
-    Quad formats are written by pyoxigraph itself (``Store.dump``, no Python per quad). The
-    triple formats merge the named graphs, each distinct triple once: the triples stated
-    in more than one graph are found first by one SPARQL join in the engine (few: the
-    ``asserted`` graph repeats part of ``derived``), and only those are remembered while
-    the quads stream past, in one pass that writes both files; ``on_triple`` sees each
-    distinct triple (the VoID counts, server/publish/void.py ``Tally``).
+    Every file is written by pyoxigraph itself (``Store.dump``, no Python per statement),
+    the quad formats in one call each; the triple formats merge the named graphs, each
+    distinct triple once (see :func:`_merged_dumps`). ``tally`` (server/publish/void.py
+    ``Tally``) is told what each graph adds to the merged triples, for the VoID counts.
     """
     directory.mkdir(parents=True, exist_ok=True)
     by_name = {k.name: k for k in DUMPS}
@@ -180,39 +178,60 @@ def write_data_dumps(store: ox.Store, directory: Path, *, on_triple=None) -> tup
             store.dump(str(directory / kind.name), kind.format.engine_format,
                        prefixes=PREFIXES if kind.format is formats.TRIG else None)
 
-    # Each dump reads the whole store; pyoxigraph writes to a path without the GIL, so the
-    # quad dumps run on threads beside the Python pass below (measured: reading the store
-    # is most of a dump's cost).
+    # Each dump reads the whole store; pyoxigraph writes without the GIL, so they run on threads.
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="dump") as pool:
         pending = [pool.submit(quads_dump, kind) for kind in DUMPS if kind.quads]
-        _merged_dumps(store, directory, by_name, on_triple)
+        _merged_dumps(store, directory, by_name, tally)
         for future in pending:
             future.result()
     return tuple(DumpFile(k.name, directory / k.name, (directory / k.name).stat().st_size,
                           sha256(directory / k.name)) for k in DUMPS)
 
 
-def _merged_dumps(store: ox.Store, directory: Path, by_name: dict, on_triple) -> None:
-    nt_kind = by_name["arkg.nt.gz"]
-    ttl_kind = by_name["arkg.ttl"]
-    repeated = {ox.Triple(row["s"], row["p"], row["o"]) for row in store.query(_REPEATED)}
+def _graphs(store: ox.Store) -> list:
+    """The store's graphs in a fixed order: the default graph (if it holds anything), then named graphs by IRI."""
+    named = sorted(store.named_graphs(), key=lambda g: (isinstance(g, ox.BlankNode), g.value))
+    default = [ox.DefaultGraph()] if next(iter(store.quads_for_pattern(None, None, None, ox.DefaultGraph())), None) else []
+    return default + named
 
-    def merged(nt) -> Iterator[ox.Triple]:
-        seen: set[ox.Triple] = set()
-        for quad in store.quads_for_pattern(None, None, None, None):
-            triple = quad.triple
-            if triple in repeated:
-                if triple in seen:
+
+def _merged_dumps(store: ox.Store, directory: Path, by_name: dict, tally) -> None:
+    """N-Triples and Turtle of the named graphs merged: graph after graph (:func:`_graphs`), each
+    triple where it first appears. A graph that repeats no triple of an earlier one is dumped
+    by pyoxigraph whole; only a graph that does (few: the ``asserted`` graph repeats part of
+    ``derived``) goes through Python, which drops the repeats. Turtle is written graph by
+    graph, so ``@prefix`` lines come again before each graph (Turtle allows it)."""
+    nt_kind, ttl_kind = by_name["arkg.nt.gz"], by_name["arkg.ttl"]
+    graphs = _graphs(store)
+    rank = {g: i for i, g in enumerate(graphs)}
+    found: dict[ox.Triple, list] = {}
+    for row in store.query(_REPEATED):  # the triples stated in more than one graph, and where
+        found.setdefault(ox.Triple(row["s"], row["p"], row["o"]), []).append(row["a"])
+    later: dict = {}  # graph -> the triples it repeats from an earlier graph
+    for triple, where in found.items():
+        for g in sorted(where, key=rank.__getitem__)[1:]:
+            later.setdefault(g, set()).add(triple)
+
+    def both(nt_path: Path) -> None:
+        with open(nt_path, "wb", buffering=1 << 20) as nt, open(directory / ttl_kind.name, "wb", buffering=1 << 20) as ttl:
+            for graph in graphs:
+                repeats = later.get(graph)
+                if not repeats:
+                    store.dump(nt, nt_kind.format.engine_format, from_graph=graph)
+                    store.dump(ttl, ttl_kind.format.engine_format, from_graph=graph, prefixes=PREFIXES)
+                    if tally is not None:
+                        tally.add_graph(store, graph)
                     continue
-                seen.add(triple)
-            nt.write(f"{triple} .\n".encode())  # N-Triples: each term as pyoxigraph prints it
-            if on_triple is not None:
-                on_triple(triple)
-            yield triple
 
-    def both(path: Path) -> None:
-        with open(path, "wb", buffering=1 << 20) as nt:
-            ox.serialize(merged(nt), str(directory / ttl_kind.name), ttl_kind.format.engine_format, prefixes=PREFIXES)
+                def kept(count: bool):
+                    for q in store.quads_for_pattern(None, None, None, graph):
+                        if q.triple not in repeats:
+                            if count and tally is not None:
+                                tally(q.triple)
+                            yield q.triple
+
+                ox.serialize(kept(True), nt, nt_kind.format.engine_format)
+                ox.serialize(kept(False), ttl, ttl_kind.format.engine_format, prefixes=PREFIXES)
 
     _gzip_of(both, directory / nt_kind.name)
 

@@ -78,6 +78,18 @@ def test_each_dump_parses_back_to_exactly_the_published_data(built, store, kind)
     assert _canonical(parsed) == _canonical(expected)
 
 
+def test_counts_of_the_dump_pass_equal_the_sparql_counts(store, tmp_path):
+    """VoID's counts over distinct triples, tallied while the merged dumps are written (whole
+    graphs by aggregates, the graph that repeats triples of another triple by triple), are the
+    ones SPARQL gives over the union of the graphs."""
+    from server.publish import void
+
+    tally = void.Tally()
+    dumps.write_data_dumps(store, tmp_path, tally=tally)
+    assert tally.triples and tally.classes and tally.properties
+    assert void.statistics_of_store(store, tally) == void.statistics_of_store(store)
+
+
 def test_quads_dump_equals_the_source_files(built):
     """Not only the store: the files themselves, parsed directly, each into its named graph
     (the derived graphs as `arkg derive` writes them, which the build derives afresh)."""
