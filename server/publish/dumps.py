@@ -20,10 +20,10 @@ import gzip
 import hashlib
 import re
 import shutil
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pyoxigraph as ox
 
@@ -157,33 +157,59 @@ GZIP_LEVEL = 6  # gzip's own default: a third of level 9's time for 1-2% more by
 def write_data_dumps(store: ox.Store, directory: Path, *, tally=None) -> tuple[DumpFile, ...]:
     """Stream the data dumps (:data:`DUMPS`) out of ``store`` into ``directory``.
 
-    Nothing is canonicalised in memory: statements come in the store's key order (as
-    pyoxigraph encodes terms: not lexical), which is the same for the same data and the
-    same pyoxigraph release; blank nodes have the labels the store
-    was built with (server/publish/store.py makes them the same in every build). gzip
-    headers carry no time or name. So the same data gives byte-identical files.
+    Nothing is canonicalised in memory, and the same data gives byte-identical files:
+    graphs come in a fixed order (:func:`_graphs`), statements within a graph in the
+    store's key order (as pyoxigraph encodes terms: the same for the same data and
+    pyoxigraph release), blank nodes with the labels the store was built with
+    (server/publish/store.py makes them the same in every build), gzip headers without time
+    or name.
 
-    Every file is written by pyoxigraph itself (``Store.dump``, no Python per statement),
-    the quad formats in one call each; the triple formats merge the named graphs, each
-    distinct triple once (see :func:`_merged_dumps`). ``tally`` (server/publish/void.py
-    ``Tally``) is told what each graph adds to the merged triples, for the VoID counts.
+    The store is read once. Reading it is what costs (about 8 µs a quad at 5M triples: every
+    term is looked up by its id), while parsing N-Triples costs 1.5 µs (bench/README.md), so:
+
+    1. pyoxigraph writes each graph as N-Triples, two graphs at a time on threads (no GIL);
+    2. one pass over those lines writes the N-Quads (the graph added to each line) and the
+       merged N-Triples (a triple already stated in an earlier graph left out: see
+       :func:`_repeats`);
+    3. TriG and JSON-LD are parsed from the N-Quads and Turtle from the merged N-Triples,
+       each by pyoxigraph, TriG and JSON-LD in processes of their own beside this one.
+
+    ``tally`` (server/publish/void.py ``Tally``) gets the distinct triples' counts per graph.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    by_name = {k.name: k for k in DUMPS}
-
-    def quads_dump(kind: DumpKind) -> None:
-        if kind.gzip:
-            _gzip_of(lambda path: store.dump(str(path), kind.format.engine_format), directory / kind.name)
-        else:
-            store.dump(str(directory / kind.name), kind.format.engine_format,
-                       prefixes=PREFIXES if kind.format is formats.TRIG else None)
-
-    # Each dump reads the whole store; pyoxigraph writes without the GIL, so they run on threads.
-    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="dump") as pool:
-        pending = [pool.submit(quads_dump, kind) for kind in DUMPS if kind.quads]
-        _merged_dumps(store, directory, by_name, tally)
-        for future in pending:
-            future.result()
+    graphs = _graphs(store)
+    later = _repeats(store, graphs)
+    parts = [directory / f".graph-{i}.nt" for i in range(len(graphs))]
+    nq_plain, nt_plain = directory / ".arkg.nq.plain", directory / ".arkg.nt.plain"
+    try:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dump") as pool:
+            list(pool.map(lambda job: store.dump(str(job[1]), ox.RdfFormat.N_TRIPLES, from_graph=job[0]),
+                          zip(graphs, parts)))
+        with open(nq_plain, "wb", buffering=1 << 20) as nq, open(nt_plain, "wb", buffering=1 << 20) as nt:
+            for graph, part in zip(graphs, parts):
+                end = f" {graph} .\n".encode() if isinstance(graph, (ox.NamedNode, ox.BlankNode)) else b" .\n"
+                skip = {str(t).encode() for t in later.get(graph, ())}
+                with open(part, "rb") as lines:
+                    for line in lines:
+                        body = line[:-3]  # without " .\n"
+                        nq.write(body + end)
+                        if body not in skip:
+                            nt.write(line)
+                part.unlink()
+        spawn = multiprocessing.get_context("spawn")  # never fork a process with RocksDB's threads
+        with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as procs:
+            pending = [procs.submit(_convert, nq_plain, formats.NQUADS.name, directory / name)
+                       for name in ("arkg.trig", "arkg.jsonld")]
+            _convert(nt_plain, formats.NTRIPLES.name, directory / "arkg.ttl")
+            _gzip_file(nq_plain, directory / "arkg.nq.gz")
+            _gzip_file(nt_plain, directory / "arkg.nt.gz")
+            if tally is not None:
+                _count(store, graphs, later, tally)
+            for future in pending:
+                future.result()
+    finally:
+        for leftover in [*parts, nq_plain, nt_plain]:
+            leftover.unlink(missing_ok=True)
     return tuple(DumpFile(k.name, directory / k.name, (directory / k.name).stat().st_size,
                           sha256(directory / k.name)) for k in DUMPS)
 
@@ -195,45 +221,40 @@ def _graphs(store: ox.Store) -> list:
     return default + named
 
 
-def _merged_dumps(store: ox.Store, directory: Path, by_name: dict, tally) -> None:
-    """N-Triples and Turtle of the named graphs merged: graph after graph (:func:`_graphs`), each
-    triple where it first appears. A graph that repeats no triple of an earlier one is dumped
-    by pyoxigraph whole; only a graph that does (few: the ``asserted`` graph repeats part of
-    ``derived``) goes through Python, which drops the repeats. Turtle is written graph by
-    graph, so ``@prefix`` lines come again before each graph (Turtle allows it)."""
-    nt_kind, ttl_kind = by_name["arkg.nt.gz"], by_name["arkg.ttl"]
-    graphs = _graphs(store)
+def _repeats(store: ox.Store, graphs: list) -> dict:
+    """Graph -> the triples it states that an earlier graph (in ``graphs``' order) states too:
+    what the merged dumps leave out. Found by one join in the engine; few (the ``asserted``
+    graph repeats part of ``derived``)."""
     rank = {g: i for i, g in enumerate(graphs)}
     found: dict[ox.Triple, list] = {}
-    for row in store.query(_REPEATED):  # the triples stated in more than one graph, and where
+    for row in store.query(_REPEATED):
         found.setdefault(ox.Triple(row["s"], row["p"], row["o"]), []).append(row["a"])
-    later: dict = {}  # graph -> the triples it repeats from an earlier graph
+    later: dict = {}
     for triple, where in found.items():
-        for g in sorted(where, key=rank.__getitem__)[1:]:
-            later.setdefault(g, set()).add(triple)
+        for graph in sorted(where, key=rank.__getitem__)[1:]:
+            later.setdefault(graph, set()).add(triple)
+    return later
 
-    def both(nt_path: Path) -> None:
-        with open(nt_path, "wb", buffering=1 << 20) as nt, open(directory / ttl_kind.name, "wb", buffering=1 << 20) as ttl:
-            for graph in graphs:
-                repeats = later.get(graph)
-                if not repeats:
-                    store.dump(nt, nt_kind.format.engine_format, from_graph=graph)
-                    store.dump(ttl, ttl_kind.format.engine_format, from_graph=graph, prefixes=PREFIXES)
-                    if tally is not None:
-                        tally.add_graph(store, graph)
-                    continue
 
-                def kept(count: bool):
-                    for q in store.quads_for_pattern(None, None, None, graph):
-                        if q.triple not in repeats:
-                            if count and tally is not None:
-                                tally(q.triple)
-                            yield q.triple
+def _count(store: ox.Store, graphs: list, later: dict, tally) -> None:
+    """Tell ``tally`` each distinct triple once: whole graphs by aggregates in the engine, a
+    graph that repeats earlier graphs' triples triple by triple (without the repeats)."""
+    for graph in graphs:
+        repeats = later.get(graph)
+        if not repeats:
+            tally.add_graph(store, graph)
+            continue
+        for q in store.quads_for_pattern(None, None, None, graph):
+            if q.triple not in repeats:
+                tally(q.triple)
 
-                ox.serialize(kept(True), nt, nt_kind.format.engine_format)
-                ox.serialize(kept(False), ttl, ttl_kind.format.engine_format, prefixes=PREFIXES)
 
-    _gzip_of(both, directory / nt_kind.name)
+def _convert(source: Path, source_format: str, target: Path) -> None:
+    """Parse ``source`` and write it as ``target``'s format, both by pyoxigraph (streaming)."""
+    kind = by_file_name(target.name)
+    fmt = formats.by_name(source_format, formats.GRAPH).engine_format
+    prefixes = PREFIXES if kind.format in (formats.TURTLE, formats.TRIG) else None
+    ox.serialize(ox.parse(path=str(source), format=fmt), str(target), kind.format.engine_format, prefixes=prefixes)
 
 
 def write_sums(directory: Path, names: list[str]) -> None:
@@ -243,17 +264,11 @@ def write_sums(directory: Path, names: list[str]) -> None:
     directory.chmod(0o755)  # mkdtemp makes directories private; the dumps are public
 
 
-def _gzip_of(write, target: Path) -> None:
-    """Have ``write(path)`` write a plain file beside ``target``, then gzip it into ``target``
-    (mtime 0 and no name in the header: the same data gives the same bytes)."""
-    plain = target.with_name("." + target.name + ".plain")
-    try:
-        write(plain)
-        with open(plain, "rb") as src, open(target, "wb") as raw, \
-                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL) as out:
-            shutil.copyfileobj(src, out, 1 << 20)  # zlib works on 1 MiB blocks without the GIL
-    finally:
-        plain.unlink(missing_ok=True)
+def _gzip_file(plain: Path, target: Path) -> None:
+    """gzip ``plain`` into ``target`` (mtime 0 and no name in the header: the same data gives the same bytes)."""
+    with open(plain, "rb") as src, open(target, "wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL) as out:
+        shutil.copyfileobj(src, out, 1 << 20)
 
 
 def sha256(path: Path) -> str:
