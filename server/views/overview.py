@@ -126,13 +126,29 @@ async def compute_figures(backend: Backend, *, base: str) -> Figures:
 
 
 
+def _figures_files(build_dir: Path | None, version: str) -> list[Path]:
+    # The build of the served version (<area>/<version>/), or a build directory given as such.
+    return [BuildLayout(root).figures for root in ([Path(build_dir) / version, Path(build_dir)]
+                                                   if build_dir is not None else [])]
+
+
+def figures_stamp(build_dir: Path | None, version: str) -> str:
+    """Which figures.json the figures would come from, as it is now (for a page's ETag)."""
+    for path in _figures_files(build_dir, version):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        return f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
+    return "computed"
+
+
 async def figures(backend: Backend, *, base: str, build_dir: Path | None = None) -> Figures:
     """The build's figures.json when it is for the served version, else computed once per version."""
     version = backend.info.version
-    # The build of the served version (<area>/<version>/), or a build directory given as such.
-    for root in ([Path(build_dir) / version, Path(build_dir)] if build_dir is not None else []):
+    for path in _figures_files(build_dir, version):
         try:
-            found = Figures.from_json(BuildLayout(root).figures.read_text(encoding="utf-8"))
+            found = Figures.from_json(path.read_text(encoding="utf-8"))
         except OSError:
             continue
         if found is not None and found.version == version:

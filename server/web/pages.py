@@ -66,13 +66,30 @@ def rdf_links(urls: UrlMap, doc_path: str) -> list[RdfLink]:
 
 async def _page(request: Request, backend: Backend, urls: UrlMap, key: tuple[str, ...], template: str,
                 context_factory, status: int = 200) -> Response:
-    """Answer 304 if the client holds the page, else render ``template`` with the context built."""
+    """Answer 304 if the client holds the page, else the page rendered from the context built.
+
+    The ETag names everything the page depends on, so a page rendered once is kept under it
+    (bounded): the home page of a crowd is rendered once per version, not per request.
+    """
+    etag = page_etag(backend, urls, *key)
+
     async def respond() -> Response:
-        context = await context_factory()
-        html = await render(template, urls=urls, version=backend.info.version, licence=LICENCE, **context)
+        html = _pages.get((etag, status))
+        if html is None:
+            context = await context_factory()
+            html = await render(template, urls=urls, version=backend.info.version, licence=LICENCE, **context)
+            _pages[(etag, status)] = html
+            while len(_pages) > PAGES_SIZE:
+                _pages.popitem(last=False)
+        else:
+            _pages.move_to_end((etag, status))
         return HTMLResponse(html, status_code=status)
 
-    return await conditional(request, page_etag(backend, urls, *key), respond)
+    return await conditional(request, etag, respond)
+
+
+PAGES_SIZE = 64  # home, ontology and browse pages kept rendered per process
+_pages: OrderedDict[tuple[str, int], str] = OrderedDict()
 
 
 def page_etag(backend: Backend, urls: UrlMap, *key: str) -> str:
@@ -174,7 +191,8 @@ async def home_page(request: Request, backend: Backend, urls: UrlMap) -> Respons
 
     # The page lists the dumps, which appear after start-up: they are part of its ETag.
     sums = build.file(dumps.SUMS_FILE).sha256 if build is not None else "no dumps"
-    return await _page(request, backend, urls, ("home", sums), "home.html", context)
+    stamp = overview_store.figures_stamp(settings.build_dir, backend.info.version)
+    return await _page(request, backend, urls, ("home", sums, stamp), "home.html", context)
 
 
 async def browse_page(request: Request, backend: Backend, urls: UrlMap, kind: str, page: int) -> Response:
