@@ -1,7 +1,7 @@
 """The document about one thing: a small graph that its HTML page and its RDF forms both show.
 
-A few bounded queries fill it (the thing's neighbourhood, never the whole graph; 2 and 3 run
-side by side):
+A few bounded queries fill it, one after the other (the thing's neighbourhood, never the
+whole graph):
 
 1. the thing's own triples and those of its hash IRIs (a claim's ``#evidence``, ``#quote``
    and ``#position``, an entity's ``#link-wikidata`` axioms), with the named graphs each
@@ -11,8 +11,8 @@ side by side):
    its proposition; for a proposition, its ``arkg:hasClaim``; for an article, the claims of
    its comments on the page), each with its evidence and selectors, its source's article and
    date, and its proposition's status;
-3. ``rdfs:label`` of every IRI the document mentions (hash IRIs aside): those the claims name come
-   with the claims; those of the own and incoming triples in a query run beside it;
+3. ``rdfs:label`` of every IRI the document mentions (hash IRIs aside), in one lookup for the
+   page (at 5M triples, labels asked per claim inside 2 doubled its cost);
 4. only when there is more than one page: how many triples point here (for ``hydra:last``).
 
 Metadata is added without a query: the document's ``foaf:primaryTopic``, licence (CC BY 4.0),
@@ -29,7 +29,6 @@ page cost one build in that process.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -158,12 +157,13 @@ def _values(var: str, iris) -> str:
 
 
 def _claims_query(seeds: list[str], *, lateral: bool = True) -> str:
-    """Each claim ``?c`` the seed patterns give, with evidence, source, dates, status, and the labels
-    of what the claim names (its properties and values, its article, its status)."""
+    """Each claim ``?c`` the seed patterns give, with evidence, source, dates and status. The
+    labels of what the claims name come after, in one lookup for the whole page (asked per
+    claim, inside this query, they cost as much as the rest of it: the same predicates,
+    speakers and statuses again for every claim)."""
     seed = " UNION ".join(f"{{ {s} }}" for s in seeds)
     return f"""CONSTRUCT {{
-      ?c ?p ?o . ?x ?xp ?xo . ?src <{SCHEMA}isPartOf> ?a . ?art <{SCHEMA}datePublished> ?d . ?prop <{ARKG}status> ?st .
-      ?n <{RDFS}label> ?l
+      ?c ?p ?o . ?x ?xp ?xo . ?src <{SCHEMA}isPartOf> ?a . ?art <{SCHEMA}datePublished> ?d . ?prop <{ARKG}status> ?st
     }} WHERE {{
       {{ {seed} }}
       {"LATERAL " if lateral else ""}{{ {{ ?c ?p ?o }}
@@ -172,11 +172,7 @@ def _claims_query(seeds: list[str], *, lateral: bool = True) -> str:
       UNION {{ ?c <{PROV}wasDerivedFrom> ?src . ?src <{SCHEMA}isPartOf> ?a }}
       UNION {{ ?c <{PROV}wasDerivedFrom> ?art . ?art <{SCHEMA}datePublished> ?d }}
       UNION {{ ?c <{PROV}wasDerivedFrom> ?src . ?src <{SCHEMA}isPartOf> ?art . ?art <{SCHEMA}datePublished> ?d }}
-      UNION {{ ?c <{ARKG}aboutProposition> ?prop . ?prop <{ARKG}status> ?st }}
-      UNION {{ ?c ?p0 ?n . ?n <{RDFS}label> ?l }}
-      UNION {{ ?c ?n ?o0 . ?n <{RDFS}label> ?l }}
-      UNION {{ ?c <{PROV}wasDerivedFrom> ?src . ?src <{SCHEMA}isPartOf> ?n . ?n <{RDFS}label> ?l }}
-      UNION {{ ?c <{ARKG}aboutProposition> ?prop . ?prop <{ARKG}status> ?n . ?n <{RDFS}label> ?l }} }}
+      UNION {{ ?c <{ARKG}aboutProposition> ?prop . ?prop <{ARKG}status> ?st }} }}
     }}"""
 
 
@@ -248,10 +244,6 @@ def _metadata(thing: Ref, page: int, last_page: int) -> list[ox.Triple]:
     return triples
 
 
-async def _nothing() -> list[ox.Triple]:
-    return []
-
-
 def _to_label(thing: Ref, triples: list[ox.Triple]) -> list[str]:
     """IRIs these triples mention that have no label among them, hash IRIs of ours aside
     (parts of documents: evidence, selectors, axioms have none)."""
@@ -293,13 +285,10 @@ async def document_for(backend: Backend, thing: Ref, page: int = 1) -> Document:
         last_page = 1
     incoming = sorted(incoming, key=link_order)[:PAGE_SIZE]
     seeds = _claim_seeds(thing, own, incoming)
-    # The claims (with their labels) and the labels of what the thing's own and incoming
-    # triples mention are independent: two workers answer them side by side.
-    mentioned = _to_label(thing, own + incoming)
-    claims, labels = await asyncio.gather(
-        construct(backend, _claims_query(seeds, lateral=backend.lateral)) if seeds else _nothing(),
-        construct(backend, _labels_query(mentioned)) if mentioned else _nothing())
+    claims = await construct(backend, _claims_query(seeds, lateral=backend.lateral)) if seeds else []
     data = own + incoming + claims
+    mentioned = _to_label(thing, data)  # one lookup for the whole page
+    labels = await construct(backend, _labels_query(mentioned)) if mentioned else []
     seen: set[ox.Triple] = set()
     triples = []
     for t in [*data, *labels, *_metadata(thing, page, last_page)]:

@@ -8,6 +8,7 @@ covers the dataset version, the public URL, the templates and what selects the p
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from server.sparql.protocol import ProtocolError, ProtocolQuery
 from server.sparql.service import prepare
 
 from server.views import overview as overview_store
+from server.views import documents
 from server.views import pages as views
 from server.views import ontology as vocabulary
 from server.engine.backend import Backend
@@ -104,15 +106,43 @@ RENDERED_SIZE = 256  # thing pages kept rendered per process (about 30 KB each a
 _rendered: OrderedDict[tuple[str, ...], str] = OrderedDict()
 
 
-async def thing_page(backend: Backend, urls: UrlMap, doc: Document) -> Response:
+WITHOUT_PICTURES = ("claim", "proposition", "article", "comment")
+
+
+def _rendered_key(backend: Backend, urls: UrlMap, thing, page: int) -> tuple[str, ...]:
+    return (backend.info.version, TEMPLATE_DIGEST, urls.public_url, urls.base_iri, thing.iri, str(page))
+
+
+async def thing_html(backend: Backend, urls: UrlMap, thing, page: int) -> tuple[Response | None, Document]:
+    """The HTML page of one page of a thing, and its document (the response is None when nothing
+    is known of the thing). Raises ``documents.PageOutOfRange`` past the last page.
+
+    An entity's first page shows pictures whose queries do not depend on the document's, so
+    they run side by side with it (a first visit at 5M triples: document and pictures ~30 ms each).
+    """
+    pending = None
+    if page == 1 and thing.kind not in WITHOUT_PICTURES and _rendered_key(backend, urls, thing, page) not in _rendered:
+        pending = asyncio.ensure_future(pictures.for_thing(backend, thing.iri, thing.kind))
+    try:
+        doc = await documents.memo.get(backend, thing, page)
+        if not doc.found:
+            return None, doc
+        return await thing_page(backend, urls, doc, figures=pending), doc
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+
+
+async def thing_page(backend: Backend, urls: UrlMap, doc: Document, *, figures=None) -> Response:
     """The HTML page of one page of a thing's document; its template depends on the thing's kind.
 
     The page is a function of the document, its pictures (same dataset version), the public URL
     and the templates: recent ones are kept rendered (as the documents are memoised), so a page
-    read again costs neither queries nor rendering.
+    read again costs neither queries nor rendering. ``figures``: the pictures already under
+    way (:func:`thing_html`).
     """
     thing, version = doc.thing, backend.info.version
-    key = (version, TEMPLATE_DIGEST, urls.public_url, urls.base_iri, thing.iri, str(doc.page))
+    key = _rendered_key(backend, urls, thing, doc.page)
     if key in _rendered:
         _rendered.move_to_end(key)
         return HTMLResponse(_rendered[key])
@@ -128,8 +158,11 @@ async def thing_page(backend: Backend, urls: UrlMap, doc: Document) -> Response:
         context.update(view=views.source(doc))
     else:
         # The pictures (with their tables) on the first page only; later pages link to it.
-        figures = await pictures.for_thing(backend, thing.iri, thing.kind) if doc.page == 1 else []
-        context.update(view=views.entity(doc), pictures=figures)
+        if doc.page > 1:
+            shown = []
+        else:
+            shown = await (figures if figures is not None else pictures.for_thing(backend, thing.iri, thing.kind))
+        context.update(view=views.entity(doc), pictures=shown)
     template = {"claim": "claim.html", "proposition": "proposition.html", "article": "source.html",
                 "comment": "source.html"}.get(thing.kind, "entity.html")
     html = await render(template, urls=urls, version=version, licence=LICENCE, **context)

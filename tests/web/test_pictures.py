@@ -176,8 +176,10 @@ def test_later_pages_of_a_document_link_to_the_pictures(client, monkeypatch):
 
 
 def test_home_pictures_are_computed_once_per_dataset_version(client, monkeypatch):
+    from collections import OrderedDict
+
     from server.views import per_version
-    from server.web import pictures
+    from server.web import pages, pictures
 
     made, real = [], pictures.figure
 
@@ -187,6 +189,8 @@ def test_home_pictures_are_computed_once_per_dataset_version(client, monkeypatch
 
     monkeypatch.setattr(pictures, "figure", counted)
     monkeypatch.setattr(per_version, "cache", per_version.PerVersion())  # nothing computed yet
+    monkeypatch.setattr(pages, "_pages", OrderedDict())  # and the page rendered afresh each time
+    monkeypatch.setattr(pages, "PAGES_SIZE", 0)
     first, second = client.get("/"), client.get("/")
     assert first.status_code == second.status_code == 200 and first.text == second.text
     assert sorted(made) == ["meetings", "timeline"]  # the second request reused the first's pictures

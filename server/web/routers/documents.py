@@ -30,7 +30,7 @@ from server.model.urls import UrlMap
 from server.web.caching import CACHE_DYNAMIC, conditional, etag_for
 from server.web.deps import get_metered_backend, get_urls
 from server.web.errors import ClientError
-from server.web.pages import page_etag, thing_page
+from server.web.pages import page_etag, thing_html
 
 router = APIRouter(tags=["linked data"])
 
@@ -109,15 +109,16 @@ async def document(kind: str, name: str, request: Request, page: int = PAGE,
     async def respond() -> Response:
         # One document per page: the HTML page and the RDF forms show the same triples.
         try:
-            doc = await documents.memo.get(backend, thing, page)
+            if fmt is formats.HTML:
+                response, doc = await thing_html(backend, urls, thing, page)
+            else:
+                doc = await documents.memo.get(backend, thing, page)
+                response = Response(await run_in_threadpool(doc.serialize, fmt), media_type=fmt.content_type) \
+                    if doc.found else None
         except documents.PageOutOfRange as exc:
             raise ClientError(404, str(exc)) from None
-        if not doc.found:
+        if response is None:
             raise _unknown(urls, thing)
-        if fmt is formats.HTML:
-            response = await thing_page(backend, urls, doc)
-        else:
-            response = Response(await run_in_threadpool(doc.serialize, fmt), media_type=fmt.content_type)
         link = headers["Link"]
         if doc.page < doc.last_page:
             link += f', <{urls.public_url}doc/{thing.path}.{fmt.name}?page={page + 1}>; rel="next"'
