@@ -9,8 +9,6 @@ attended the meeting it attended). The edges with the most claims come first, at
 
 from __future__ import annotations
 
-import asyncio
-
 from dataclasses import dataclass
 
 from server.engine.backend import Backend, select
@@ -118,19 +116,17 @@ async def _claim_iris(backend: Backend, scope: Scope) -> tuple[list[str], bool]:
     t = term(scope.iri)
     found: dict[str, None] = {}
     hubs: dict[str, None] = {}
-    # Each pair of patterns is independent: side by side (a first visit to an entity page waits on them).
-    for rows in await asyncio.gather(*(select(backend, f"""{QUERY_PREFIXES}SELECT ?claim ?other WHERE {{
-              ?claim rdf:{mine} {t} ; rdf:predicate ?p ; rdf:{other} ?other . {_IN} }} LIMIT {cap}""")
-                                       for mine, other in (("subject", "object"), ("object", "subject")))):
-        for r in rows:
+    for mine, other in (("subject", "object"), ("object", "subject")):
+        for r in await select(backend, f"""{QUERY_PREFIXES}SELECT ?claim ?other WHERE {{
+              ?claim rdf:{mine} {t} ; rdf:predicate ?p ; rdf:{other} ?other . {_IN} }} LIMIT {cap}"""):
             found.setdefault(r["claim"])
             if r["other"].startswith(("http://", "https://")):
                 hubs.setdefault(r["other"])
     hub_values = " ".join(term(h) for h in sorted(hubs)[:HUBS])
     if hub_values:
-        for rows in await asyncio.gather(*(select(backend, f"""{QUERY_PREFIXES}SELECT ?claim WHERE {{ VALUES ?n {{ {hub_values} }}
-                  ?claim rdf:{end} ?n ; rdf:predicate ?p . {_IN} }} LIMIT {cap}""") for end in ("subject", "object"))):
-            for r in rows:
+        for end in ("subject", "object"):
+            for r in await select(backend, f"""{QUERY_PREFIXES}SELECT ?claim WHERE {{ VALUES ?n {{ {hub_values} }}
+                  ?claim rdf:{end} ?n ; rdf:predicate ?p . {_IN} }} LIMIT {cap}"""):
                 found.setdefault(r["claim"])
     claims = sorted(found)
     return claims[:READ_CAP], len(claims) > READ_CAP

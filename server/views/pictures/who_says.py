@@ -8,8 +8,6 @@ recomputed here.
 
 from __future__ import annotations
 
-import asyncio
-
 from dataclasses import dataclass, field
 
 from server.engine.backend import Backend, select
@@ -102,19 +100,12 @@ async def gather(backend: Backend, scope: Scope, *, limit: int | None = None) ->
         claims = await select(backend, f"""{QUERY_PREFIXES}SELECT ?proposition ?claim ?speaker ?stance WHERE {{
           VALUES ?proposition {{ {values} }} ?claim arkg:aboutProposition ?proposition ; arkg:claimant ?speaker ; arkg:stance ?stance }}""")
     quotes: dict[str, str] = {}
-
-    async def quoted() -> list[dict]:
-        if not claims:
-            return []
+    if claims:
         values = " ".join(term(c) for c in sorted({r["claim"] for r in claims}))
-        return await select(backend, f"""{QUERY_PREFIXES}SELECT ?claim ?quote WHERE {{ VALUES ?claim {{ {values} }}
-          ?claim arkg:evidence ?ev . ?ev oa:hasSelector ?sel . ?sel oa:exact ?quote }}""")
-
-    # The quotes and the labels are independent: side by side.
-    quote_rows, found = await asyncio.gather(
-        quoted(), details(backend, set(counts) | {r["speaker"] for r in claims}, (LABEL, ARKG + "status")))
-    for r in quote_rows:
-        quotes.setdefault(r["claim"], r["quote"])
+        for r in await select(backend, f"""{QUERY_PREFIXES}SELECT ?claim ?quote WHERE {{ VALUES ?claim {{ {values} }}
+          ?claim arkg:evidence ?ev . ?ev oa:hasSelector ?sel . ?sel oa:exact ?quote }}"""):
+            quotes.setdefault(r["claim"], r["quote"])
+    found = await details(backend, set(counts) | {r["speaker"] for r in claims}, (LABEL, ARKG + "status"))
     seen: set[str] = set()
     for r in sorted(claims, key=lambda r: (r["proposition"], r["claim"])):
         if r["claim"] in seen:  # a second claimant or stance of the same claim
