@@ -136,21 +136,26 @@ def prepare(size: str, data_root: Path, seed: int, *, dataset_root: Path | None,
         timings.update(timed_build(dataset, build_area, force=rebuild, validate=validate))
         log(f"{size}: arkg build took {timings['arkg_build_s']} s, peak {timings['arkg_build_peak_mib']} MiB "
             f"(tree {timings['arkg_build_tree_peak_mib']} MiB)")
-    arkg_store = store if store is not None else builder.current(build_area, dataset).store
+    layout = builder.current(build_area, dataset) if store is None else None
+    arkg_store = store if store is not None else layout.store
+    # Oxigraph gets what ARKG serves: the build's N-Quads dump (the files plus the derived and
+    # asserted graphs), else (an earlier store, no build) the files.
+    dump = layout.dumps / version / "arkg.nq.gz" if layout is not None else None
+    sources = [str(dump)] if dump is not None and dump.is_file() else sorted(str(p) for p in (dataset / "graphs").rglob("*.nq"))
     ox_marker = root / "oxigraph-store.version"
-    if not ox_marker.exists() or ox_marker.read_text().strip() != version:
+    marker = f"{version} {'dump' if dump is not None and dump.is_file() else 'files'}"
+    if not ox_marker.exists() or ox_marker.read_text().strip() != marker:
         if ox_store.exists():
             subprocess.run(["rm", "-rf", "--", str(ox_store)], check=True)
         log(f"{size}: oxigraph load")
         started = time.monotonic()
-        files = sorted(str(p) for p in (dataset / "graphs").rglob("*.nq"))
-        subprocess.run([str(servers.BIN / "oxigraph"), "load", "--location", str(ox_store), "--file", *files],
+        subprocess.run([str(servers.BIN / "oxigraph"), "load", "--location", str(ox_store), "--file", *sources],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
         # Compacted, as `arkg build` leaves its store: neither server pays for a fresh load's layout.
         subprocess.run([str(servers.BIN / "oxigraph"), "optimize", "--location", str(ox_store)],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
         timings["oxigraph_load_s"] = round(time.monotonic() - started, 1)
-        ox_marker.write_text(version + "\n")
+        ox_marker.write_text(marker + "\n")
     return {"root": root, "dataset": dataset, "arkg_store": arkg_store, "build": build_area, "oxigraph_store": ox_store,
             "meta": meta, "timings": timings,
             "files": sorted((dataset / "graphs").rglob("*.nq"))}
