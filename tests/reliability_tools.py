@@ -44,6 +44,19 @@ def query_workers(server_pid: int) -> list[int]:
     return sorted(found)
 
 
+def uvicorn_workers(supervisor_pid: int) -> list[psutil.Process]:
+    """The live uvicorn worker processes of a supervisor (spawned; a finished one stays a
+    zombie until reaped, and so does a reload's build process: both are left out)."""
+    found = []
+    for proc in psutil.Process(supervisor_pid).children():
+        try:
+            if "multiprocessing.spawn" in " ".join(proc.cmdline()):
+                found.append(proc)
+        except psutil.Error:  # gone, or a zombie
+            continue
+    return found
+
+
 def alive(pids) -> list[int]:
     out = []
     for pid in pids:

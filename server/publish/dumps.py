@@ -21,6 +21,7 @@ import hashlib
 import re
 import shutil
 import multiprocessing
+from contextlib import nullcontext
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +152,7 @@ def list_builds(dumps_dir: Path) -> list[Build]:
 # --- writing (``arkg build``, server/publish/build.py)
 
 _REPEATED = "SELECT DISTINCT ?s ?p ?o ?a WHERE { GRAPH ?a { ?s ?p ?o } GRAPH ?b { ?s ?p ?o } FILTER(?a != ?b) }"
+PROCESSES_FROM = 64 << 20  # bytes of N-Quads from which TriG and JSON-LD are written by processes of their own
 GZIP_LEVEL = 6  # gzip's own default: a third of level 9's time for 1-2% more bytes
 
 
@@ -172,7 +174,8 @@ def write_data_dumps(store: ox.Store, directory: Path, *, tally=None) -> tuple[D
        merged N-Triples (a triple already stated in an earlier graph left out: see
        :func:`_repeats`);
     3. TriG and JSON-LD are parsed from the N-Quads and Turtle from the merged N-Triples,
-       each by pyoxigraph, TriG and JSON-LD in processes of their own beside this one.
+       each by pyoxigraph; TriG and JSON-LD in processes of their own beside this one when the
+       data is large (:data:`PROCESSES_FROM`).
 
     ``tally`` (server/publish/void.py ``Tally``) gets the distinct triples' counts per graph.
     """
@@ -196,10 +199,14 @@ def write_data_dumps(store: ox.Store, directory: Path, *, tally=None) -> tuple[D
                         if body not in skip:
                             nt.write(line)
                 part.unlink()
+        conversions = [(nq_plain, formats.NQUADS.name, directory / name) for name in ("arkg.trig", "arkg.jsonld")]
+        if nq_plain.stat().st_size < PROCESSES_FROM:  # small: two new interpreters would cost more than they save
+            for job in conversions:
+                _convert(*job)
+            conversions = []
         spawn = multiprocessing.get_context("spawn")  # never fork a process with RocksDB's threads
-        with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as procs:
-            pending = [procs.submit(_convert, nq_plain, formats.NQUADS.name, directory / name)
-                       for name in ("arkg.trig", "arkg.jsonld")]
+        with ProcessPoolExecutor(max_workers=2, mp_context=spawn) if conversions else nullcontext() as procs:
+            pending = [procs.submit(_convert, *job) for job in conversions]
             _convert(nt_plain, formats.NTRIPLES.name, directory / "arkg.ttl")
             _gzip_file(nq_plain, directory / "arkg.nq.gz")
             _gzip_file(nt_plain, directory / "arkg.nt.gz")

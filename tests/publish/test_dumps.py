@@ -90,6 +90,14 @@ def test_counts_of_the_dump_pass_equal_the_sparql_counts(store, tmp_path):
     assert void.statistics_of_store(store, tally) == void.statistics_of_store(store)
 
 
+def test_large_data_path_writes_the_same_bytes(built, store, tmp_path, monkeypatch):
+    """Above PROCESSES_FROM, TriG and JSON-LD are written by spawned processes: the same files."""
+    monkeypatch.setattr(dumps, "PROCESSES_FROM", 0)
+    dumps.write_data_dumps(store, tmp_path)
+    for kind in dumps.DUMPS:
+        assert (tmp_path / kind.name).read_bytes() == (built.directory / kind.name).read_bytes(), kind.name
+
+
 def test_quads_dump_equals_the_source_files(built):
     """Not only the store: the files themselves, parsed directly, each into its named graph
     (the derived graphs as `arkg derive` writes them, which the build derives afresh)."""

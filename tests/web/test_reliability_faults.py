@@ -16,7 +16,7 @@ import pyoxigraph as ox
 import pytest
 from server.settings import Settings
 from tests.conftest import ARKG, LiveServer
-from tests.reliability_tools import CHEAP, RUNAWAY, alive, copy_dataset, query_workers, wait_until
+from tests.reliability_tools import CHEAP, RUNAWAY, alive, copy_dataset, query_workers, uvicorn_workers, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -257,8 +257,7 @@ def test_sighup_to_the_supervisor_reloads_every_worker_process(data_copy, tmp_pa
     server = LiveServer("--data-dir", str(data_copy), "--workers", "2", "--query-workers", "1", env=own_dumps(tmp_path))
     try:
         before = health(server)["version"]
-        processes = sorted(p.pid for p in __import__("psutil").Process(server.proc.pid).children()
-                           if "multiprocessing.spawn" in " ".join(p.cmdline()))
+        processes = sorted(p.pid for p in uvicorn_workers(server.proc.pid))
         assert len(processes) == 2
         with open(data_copy / "graphs" / "entities" / "entities.ttl", "a") as f:
             f.write(NEW_TRIPLE)
@@ -269,8 +268,7 @@ def test_sighup_to_the_supervisor_reloads_every_worker_process(data_copy, tmp_pa
             return all(r.get("last_reload", {}).get("status") == "ok" and r["version"] != before for r in records)
 
         assert wait_until(all_reloaded, timeout=120, step=0.5)
-        after = sorted(p.pid for p in __import__("psutil").Process(server.proc.pid).children()
-                       if "multiprocessing.spawn" in " ".join(p.cmdline()))
+        after = sorted(p.pid for p in uvicorn_workers(server.proc.pid))
         assert after == processes, "the worker processes were restarted instead of reloading in place"
     finally:
         server.stop()

@@ -16,19 +16,11 @@ import psutil
 import pytest
 
 from tests.conftest import LiveServer
-from tests.reliability_tools import wait_until
+from tests.reliability_tools import uvicorn_workers, wait_until
 
 
 def _workers(server: LiveServer) -> list[psutil.Process]:
-    """The live uvicorn worker processes (a killed one stays a zombie until reaped)."""
-    found = []
-    for proc in psutil.Process(server.proc.pid).children():
-        try:
-            if "multiprocessing.spawn" in " ".join(proc.cmdline()):
-                found.append(proc)
-        except psutil.Error:  # gone, or a zombie
-            continue
-    return found
+    return uvicorn_workers(server.proc.pid)
 
 
 def _listener(proc: psutil.Process, port: int) -> str | None:
