@@ -35,29 +35,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _stat(pid: int, name: str = "stat") -> list[str] | None:
+    """The fields of ``/proc/<pid>/<name>`` (for ``stat``: those after the command name), or None if gone."""
+    try:
+        with open(f"/proc/{pid}/{name}") as f:
+            text = f.read()
+    except OSError:
+        return None
+    return (text.rsplit(")", 1)[1] if name == "stat" else text).split()
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (fields := _stat(int(entry))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo += children.get(found[-1], [])
+    return found
+
+
 def tree_rss_mb(pid: int) -> float:
     """Resident memory of ``pid`` and all its descendants, in MiB (from /proc)."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-            with open(f"/proc/{entry}/statm") as f:
-                pages = int(f.read().split()[1])
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-        rss[int(entry)] = pages
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        total += rss.get(p, 0)
-        todo += children.get(p, [])
-    return total * os.sysconf("SC_PAGE_SIZE") / 2**20
+    pages = sum(int(statm[1]) for p in _tree(pid) if (statm := _stat(p, "statm")) is not None)
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def tree_cpu_s(pid: int) -> float:
@@ -65,24 +69,8 @@ def tree_cpu_s(pid: int) -> float:
 
     On a loaded machine a server's requests per second depend on how the scheduler shares
     the cores (a many-threaded server gets more turns); its CPU per request does not."""
-    children: dict[int, list[int]] = {}
-    cpu: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-        cpu[int(entry)] = int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        total += cpu.get(p, 0)
-        todo += children.get(p, [])
-    return total / os.sysconf("SC_CLK_TCK")
+    ticks = sum(int(f[11]) + int(f[12]) for p in _tree(pid) if (f := _stat(p)) is not None)  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass

@@ -220,7 +220,7 @@ def propositions(root: Path | None = None, *, store: ox.Store | None = None) -> 
         store = load_store([f for f in dataset_files(root) if f.graph in SOURCE_GRAPHS])
     graphs = [ox.NamedNode(graph_iri(g)) for g in SOURCE_GRAPHS]
     labels = _labels(store, graphs)
-    values = {name: _first_values(store, prop, graphs) for name, prop in ((n, p) for n, p, _ in _CLAIM_FIELDS)}
+    values = {name: _first_values(store, prop, graphs) for name, prop, _ in _CLAIM_FIELDS}
     required = [values[name] for name, _, needed in _CLAIM_FIELDS if needed]
     found: dict[str, Proposition] = {}
     for claim in _subjects_of_type(store, NS["arkg"].Claim, graphs):

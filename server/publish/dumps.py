@@ -224,7 +224,7 @@ def write_data_dumps(store: ox.Store, directory: Path, *, tally=None) -> tuple[D
 def _graphs(store: ox.Store) -> list:
     """The store's graphs in a fixed order: the default graph (if it holds anything), then named graphs by IRI."""
     named = sorted(store.named_graphs(), key=lambda g: (isinstance(g, ox.BlankNode), g.value))
-    default = [ox.DefaultGraph()] if next(iter(store.quads_for_pattern(None, None, None, ox.DefaultGraph())), None) else []
+    default = [ox.DefaultGraph()] if next(store.quads_for_pattern(None, None, None, ox.DefaultGraph()), None) else []
     return default + named
 
 

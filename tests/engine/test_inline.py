@@ -279,9 +279,14 @@ def test_a_bounded_query_with_an_error_gets_the_parsers_400(client):
     assert str(from_worker.value) in response.text
 
 
+def _capped(cap: int, **more) -> Settings:
+    """Settings of a one-worker app whose in-process answers stop at ``cap`` bytes."""
+    return Settings(query_timeout=5, query_workers=1, public_url="http://testserver/", rate_limit=False,
+                    inline_max_bytes=cap, **more)
+
+
 def test_results_past_the_cap_come_complete_from_a_worker(client, entities):
-    small = Settings(query_timeout=5, query_workers=1, public_url="http://testserver/", rate_limit=False,
-                     inline_max_bytes=300)
+    small = _capped(300)
     query = f"SELECT ?s ?p WHERE {{ ?s ?p <{entities[0]}> }}"
     expected = client.get("/sparql", params={"query": query}, headers={"Accept": "text/csv"})
     assert len(expected.content) > 300
@@ -296,8 +301,7 @@ def test_results_past_the_cap_come_complete_from_a_worker(client, entities):
 
 
 def test_cap_zero_keeps_no_store_in_the_server_process(entities):
-    off = Settings(query_timeout=5, query_workers=1, public_url="http://testserver/", rate_limit=False,
-                   inline_max_bytes=0)
+    off = _capped(0)
     with TestClient(create_app(off)) as plain:
         assert plain.app.state.backend.inline is None and "inline_lookups" not in plain.get("/health").json()
         response = plain.get("/sparql", params={"query": f"SELECT * {{ <{entities[0]}> ?p ?o }}"},
@@ -363,8 +367,7 @@ def test_describe_and_ask_over_http_are_answered_in_process(client, described):
 
 
 def test_a_description_past_the_cap_comes_complete_from_a_worker(client, described):
-    small = Settings(query_timeout=5, query_workers=1, public_url="http://testserver/", rate_limit=False,
-                     inline_max_bytes=300, build_dir=client.app.state.settings.build_dir)
+    small = _capped(300, build_dir=client.app.state.settings.build_dir)
     query = f"DESCRIBE <{described[-1]}>"
     expected = client.get("/sparql", params={"query": query}, headers={"Accept": "application/n-triples"})
     assert len(expected.content) > 300
