@@ -50,11 +50,6 @@ from server.web.protocol import BoundedHttpToolsProtocol
 
 logger = logging.getLogger("uvicorn.error")
 SHUTDOWN_GRACE = 5  # seconds in-flight requests get after SIGTERM
-# Seconds a worker may take to answer the supervisor's health check before it is replaced.
-# A reload starts new query workers in every worker process at once; on two busy cores a
-# worker answered uvicorn's default of 5 s too late and was killed mid-reload (seen in
-# tests/web/test_reliability_faults.py on a fresh clone). gunicorn's worker timeout is 30 s.
-WORKER_HEALTHCHECK = 30
 
 
 def _exit_reason(code: int | None) -> str:
@@ -183,7 +178,7 @@ def config(settings: Settings) -> uvicorn.Config:
         access_log=False,
         # SIGTERM stops the server within seconds: requests in flight get SHUTDOWN_GRACE
         # seconds to finish, then their queries are stopped with the pool (query workers killed).
-        timeout_graceful_shutdown=SHUTDOWN_GRACE, timeout_worker_healthcheck=WORKER_HEALTHCHECK,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
         proxy_headers=bool(settings.forwarded_allow_ips), forwarded_allow_ips=settings.forwarded_allow_ips or None)
 
 
