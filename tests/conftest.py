@@ -103,6 +103,11 @@ class LiveServer:
                 os.killpg(self.proc.pid, 9)
                 self.proc.wait(timeout=10)
 
+    def log(self) -> str:
+        """What the server wrote (stdout and stderr); stops it first, as only then is it all written."""
+        self.stop()
+        return self.proc.stdout.read().decode("utf-8", "replace")
+
 
 @pytest.fixture(scope="session")
 def live_server(build_dir):

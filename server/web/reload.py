@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 from contextlib import asynccontextmanager
@@ -77,15 +78,20 @@ def main() -> None:
 async def _check_in_child(settings: Settings) -> str | None:
     # A child process, killable and with its own memory: SHACL validation is CPU-bound
     # Python and would otherwise hold this process's GIL while it serves requests.
+    # Started by subprocess.Popen in a thread, not asyncio.create_subprocess_exec: under
+    # uvloop the forked child runs Python's after-fork handlers before exec while this
+    # process waits for it holding the GIL, and a child that deadlocks there (a lock another
+    # thread held at the fork) hangs this worker for good: no request, no health check.
+    # Popen's child runs no Python before exec.
     env = {**os.environ, **settings.to_env()}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from server.web.reload import main; main()", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.to_thread(
+        subprocess.Popen, [sys.executable, "-c", "from server.web.reload import main; main()"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=_VALIDATION_LIMIT)
+        out, err = await asyncio.to_thread(proc.communicate, timeout=_VALIDATION_LIMIT)
     except BaseException:  # timeout or cancellation (shutdown): leave no child behind
         proc.kill()
-        await proc.wait()
+        await asyncio.to_thread(proc.wait)
         raise
     if proc.returncode == 0:
         return None
