@@ -13,13 +13,19 @@ area ``Settings.build_dir``), through the stages of :data:`STAGES`, in order:
   small datasets (``arkg validate``'s own run), shapes on a sample plus integrity checks
   over the whole store for large ones (:mod:`server.validation.scale` says what and why);
   a dataset version that passed before is not validated again (validation cache);
+- ``search``: the search index (:mod:`server.publish.search_index`);
+- ``statistics``: VoID's counts that the dumps do not give (:mod:`server.publish.void`);
 - ``dumps``: five serialisations streamed out of the store (:mod:`server.publish.dumps`);
 - ``void``: the VoID/DCAT description (canonical URLs) beside the dumps and as ``void.ttl``,
   then ``SHA256SUMS``;
 - ``figures``: ``figures.json``, the totals and top lists pages show
-  (:mod:`server.publish.figures` documents its shape);
-- ``search``: the search index, by ``server.publish.search_index.build_search_index(store,
-  out_path)`` when that module exists (until then the stage says it was skipped).
+  (:mod:`server.publish.figures` documents its shape).
+
+Derive is the last stage that writes the store. With a large store (:data:`BESIDE_FROM`
+quads), the stages marked ``beside`` (validate, search, statistics: they only read) run in
+processes of their own while this one writes the dumps: on two cores that takes the build at
+5M triples from 510 to N s (bench/README.md). A stage that reads what one of them makes names
+it in ``needs``.
 
 To add a stage, write ``def _my_stage(ctx: Context, bar: Bar) -> str`` (the returned text is
 its line in the summary; ``ctx.store`` is the build's open store, ``ctx.layout`` names the
@@ -34,6 +40,7 @@ interrupted build leaves nothing a server would read, and the builds of other ve
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import gc
 import itertools
@@ -82,7 +89,9 @@ class Context:
     corpus: Path | None = None
     validate: bool = True
     store: ox.Store | None = None
+    quads: int | None = None  # in the store, once derive has run
     tally: metadata.Tally | None = None
+    statistics: dict | None = None  # VoID's rows that the dumps' tally does not give (the statistics stage)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -106,6 +115,9 @@ class Stage:
     name: str
     title: str
     run: Callable[[Context, Bar], str]
+    beside: bool = False  # only reads the store: with a large one, runs in a process of its own beside the next stages
+    needs: tuple[str, ...] = ()  # stages whose results this one reads (waited for if they run beside)
+    gives: tuple[str, ...] = ()  # the Context fields it fills (sent back from its own process)
 
 
 # --- the stages
@@ -141,7 +153,8 @@ def _derive(ctx: Context, bar: Bar) -> str:
         ctx.store.bulk_extend(chunk)
     ctx.store.optimize()
     ctx.store.flush()
-    return f"{len(props):,} propositions, {count:,} derived quads; {len(ctx.store):,} quads in the store"
+    ctx.quads = len(ctx.store)
+    return f"{len(props):,} propositions, {count:,} derived quads; {ctx.quads:,} quads in the store"
 
 
 def _store(ctx: Context, bar: Bar) -> str:
@@ -161,7 +174,7 @@ def _validate(ctx: Context, bar: Bar) -> str:
     if cache.passed(ctx.cache_dir, key):
         return "passed before (validation cache)"
     bar.total(1)
-    quads = len(ctx.store)
+    quads = ctx.quads if ctx.quads is not None else len(ctx.store)
     if quads <= scale.FULL_LIMIT:
         result = validate(ctx.data_dir, corpus=ctx.corpus)
         passed, text, how = result.passed, result.text, "complete"
@@ -187,9 +200,14 @@ def _dumps(ctx: Context, bar: Bar) -> str:
     return f"{len(files)} files, {sum(f.size for f in files) / 2**20:.1f} MiB"
 
 
+def _statistics(ctx: Context, bar: Bar) -> str:
+    ctx.statistics = metadata.store_rows(ctx.store, skip=metadata.Tally.COUNTS)  # the others: the dumps' tally
+    return f"{len(ctx.statistics)} queries"
+
+
 def _void(ctx: Context, bar: Bar) -> str:
     directory = ctx.layout.dumps / ctx.version
-    stats = metadata.statistics_of_store(ctx.store, ctx.tally)
+    stats = metadata.statistics_from({**ctx.statistics, **ctx.tally.rows()})
     data_files = tuple(f for f in (dumps.DumpFile(k.name, directory / k.name, (directory / k.name).stat().st_size,
                                                   dumps.sha256(directory / k.name)) for k in dumps.DUMPS))
     partial = dumps.Build(ctx.version, directory, data_files, time.time())
@@ -207,10 +225,8 @@ def _figures(ctx: Context, bar: Bar) -> str:
 
 
 def _search(ctx: Context, bar: Bar) -> str:
-    try:
-        from server.publish.search_index import build_search_index
-    except ImportError:
-        return "skipped: no search index builder yet (server/publish/search_index.py)"
+    from server.publish.search_index import build_search_index
+
     build_search_index(ctx.store, ctx.layout.search_index)
     return f"{ctx.layout.search_index.stat().st_size / 2**20:.1f} MiB"
 
@@ -218,12 +234,14 @@ def _search(ctx: Context, bar: Bar) -> str:
 STAGES: list[Stage] = [
     Stage("store", "on-disk store of the files", _store),
     Stage("derive", "propositions and the asserted graph", _derive),
-    Stage("validate", "SHACL shapes and checks", _validate),
+    Stage("validate", "SHACL shapes and checks", _validate, beside=True),
+    Stage("search", "search index", _search, beside=True),
+    Stage("statistics", "VoID statistics of the store", _statistics, beside=True, gives=("statistics",)),
     Stage("dumps", "dumps streamed out of the store", _dumps),
-    Stage("void", "VoID/DCAT and SHA256SUMS", _void),
+    Stage("void", "VoID/DCAT and SHA256SUMS", _void, needs=("statistics",)),
     Stage("figures", "figures.json for the pages", _figures),
-    Stage("search", "search index", _search),
 ]
+BESIDE_FROM = 1_000_000  # quads from which `beside` stages run in processes of their own (each costs an interpreter)
 
 
 # --- running a build
@@ -262,6 +280,16 @@ def current(area: Path, data_dir: Path | None) -> BuildLayout | None:
 
 
 def _peak_mib() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: a spawned process's ru_maxrss starts at
+    its parent's peak (it survives fork and exec), so the stages run beside would all show the
+    build's."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -297,8 +325,7 @@ def _build_locked(*, ctx_args, area: Path, target: BuildLayout, console, stages,
     ctx = Context(data_dir, files, version, BuildLayout(staging), base_iri, cache_dir, corpus, validate)
     result = Result(target, version, built=True)
     try:
-        for stage, seconds, cpu, note in _run(ctx, stages if stages is not None else STAGES, console):
-            result.stages.append(StageReport(stage.name, seconds, cpu, _peak_mib(), note))
+        result.stages = _run(ctx, stages if stages is not None else STAGES, console)
         ctx.store = None  # closes RocksDB before the directory moves
         result.seconds = time.monotonic() - started
         result.warnings = ctx.warnings
@@ -326,27 +353,130 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _run(ctx: Context, stages: list[Stage], console):
-    if console is None:
+def _run(ctx: Context, stages: list[Stage], console) -> list[StageReport]:
+    """Run ``stages`` in order; with a large store, each ``beside`` stage in a process of its
+    own, started at its turn and waited for by the first stage that ``needs`` it, or at the end.
+    Reports come in the order of ``stages``."""
+    reports: dict[str, StageReport] = {}
+    with _Bars(console) as bars, _Beside(bars) as beside:
         for stage in stages:
+            if stage.beside and beside.wanted(ctx):
+                beside.start(stage, ctx)
+                continue
+            for name in stage.needs:
+                reports.update(beside.wait(ctx, name))
+            reports.update(beside.finished(ctx))  # a failed validation stops the build here
+            bar = bars.start(stage)
             t, c = time.monotonic(), _cpu()
-            note = stage.run(ctx, Bar())
-            yield stage, time.monotonic() - t, _cpu() - c, note
-        return
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+            note = stage.run(ctx, bar)
+            reports[stage.name] = StageReport(stage.name, time.monotonic() - t, _cpu() - c, _peak_mib(), note)
+            bars.done(stage, reports[stage.name])
+        reports.update(beside.wait(ctx))
+    return [reports[s.name] for s in stages]
 
-    with Progress(TextColumn("{task.description:<44}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-                  console=console, transient=False) as progress:
-        for stage in stages:
-            task = progress.add_task(f"{stage.name}: {stage.title}", total=None)
-            t, c = time.monotonic(), _cpu()
-            note = stage.run(ctx, Bar(progress, task))
-            progress.update(task, total=progress.tasks[task].total or 1,
-                            completed=progress.tasks[task].total or 1)
-            if not console.is_terminal:  # a log file: rich draws the bars only at the end, so a line per stage
-                console.print(f"{stage.name}: {time.monotonic() - t:.1f} s, {_cpu() - c:.1f} s CPU, "
-                              f"peak RSS {_peak_mib():.0f} MiB: {note}")
-            yield stage, time.monotonic() - t, _cpu() - c, note
+
+def _beside(stage: Stage, ctx: Context) -> tuple[StageReport, list[str], dict]:
+    """A ``beside`` stage in its own process, over the build's store opened read-only."""
+    ctx.store = ox.Store.read_only(str(ctx.layout.store))
+    t, c = time.monotonic(), _cpu()
+    note = stage.run(ctx, Bar())
+    report = StageReport(stage.name, time.monotonic() - t, _cpu() - c, _peak_mib(), note)
+    return report, ctx.warnings, {name: getattr(ctx, name) for name in stage.gives}
+
+
+class _Beside:
+    """The stages running in processes of their own (pebble: killed if the build stops).
+
+    Only from :data:`BESIDE_FROM` quads: below, a new interpreter costs more than it saves.
+    From the first one on, no stage writes the store: it is reopened read-only, so that every
+    process reads the same files while nothing compacts them."""
+
+    def __init__(self, bars: "_Bars"):
+        self.bars = bars
+        self.pool = None
+        self.running: dict[str, tuple] = {}  # name -> (future, stage)
+
+    def wanted(self, ctx: Context) -> bool:
+        return (ctx.quads if ctx.quads is not None else len(ctx.store)) >= BESIDE_FROM
+
+    def start(self, stage: Stage, ctx: Context) -> None:
+        if self.pool is None:
+            import multiprocessing
+
+            from pebble import ProcessPool
+
+            ctx.store.flush()
+            ctx.store = None
+            gc.collect()  # closes the writable store
+            ctx.store = ox.Store.read_only(str(ctx.layout.store))
+            # spawn: never fork a process with RocksDB's threads
+            self.pool = ProcessPool(max_workers=3, context=multiprocessing.get_context("spawn"))
+        child = dataclasses.replace(ctx, store=None, tally=None, warnings=[])
+        self.running[stage.name] = (self.pool.schedule(_beside, args=(stage, child)), stage)
+        self.bars.start(stage)
+
+    def finished(self, ctx: Context) -> dict[str, StageReport]:
+        return self.wait(ctx, *[name for name, (future, _) in self.running.items() if future.done()])
+
+    def wait(self, ctx: Context, *names: str) -> dict[str, StageReport]:
+        """Wait for the stages ``names`` (all when none is named) and take their results into ``ctx``."""
+        reports = {}
+        for name in names or list(self.running):
+            if name not in self.running:
+                continue
+            future, stage = self.running.pop(name)
+            report, warnings, given = future.result()  # re-raises the stage's BuildFailed
+            ctx.warnings.extend(warnings)
+            for field_name, value in given.items():
+                setattr(ctx, field_name, value)
+            reports[name] = report
+            self.bars.done(stage, report)
+        return reports
+
+    def __enter__(self) -> "_Beside":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.stop()  # kills what still runs (the build failed)
+            self.pool.join()
+
+
+class _Bars:
+    """A progress bar per stage (rich), or none when there is no console; without a terminal
+    (a log file) a line per stage instead."""
+
+    def __init__(self, console):
+        self.console, self.progress, self.tasks = console, None, {}
+
+    def __enter__(self) -> "_Bars":
+        if self.console is not None:
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(TextColumn("{task.description:<44}"), BarColumn(), TaskProgressColumn(),
+                                     TimeElapsedColumn(), console=self.console, transient=False)
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def start(self, stage: Stage) -> Bar:
+        if self.progress is None:
+            return Bar()
+        self.tasks[stage.name] = self.progress.add_task(f"{stage.name}: {stage.title}", total=None)
+        return Bar(self.progress, self.tasks[stage.name])
+
+    def done(self, stage: Stage, report: StageReport) -> None:
+        if self.progress is None:
+            return
+        task = self.tasks[stage.name]
+        total = self.progress.tasks[task].total or 1
+        self.progress.update(task, total=total, completed=total)
+        if not self.console.is_terminal:  # a log file: rich draws the bars only at the end, so a line per stage
+            self.console.print(f"{stage.name}: {report.seconds:.1f} s, {report.cpu_seconds:.1f} s CPU, "
+                               f"peak RSS {report.peak_rss_mib:.0f} MiB: {report.note}")
 
 
 def _write_manifest(ctx: Context, result: Result) -> None:

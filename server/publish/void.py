@@ -137,20 +137,24 @@ def statistics_from(rows: dict[str, list[dict[str, str]]]) -> Statistics:
     )
 
 
-def statistics_of_store(store: ox.Store, tally: "Tally | None" = None) -> Statistics:
-    """Statistics of a pyoxigraph store; with ``tally`` (counted while the dumps were
-    streamed) the counts over distinct triples are not computed again."""
+def store_rows(store: ox.Store, *, skip: tuple[str, ...] = ()) -> dict[str, list[dict[str, str]]]:
+    """The rows of each of :data:`QUERIES` but those named in ``skip``, answered by ``store``."""
     rows = {}
-    skip = Tally.COUNTS if tally is not None else ()
     for name, query in QUERIES.items():
         if name in skip:
             continue
         result = store.query(query, use_default_graph_as_union=True)
         names = [v.value for v in result.variables]
         rows[name] = [{k: row[k].value for k in names if row[k] is not None} for row in result]
-    if tally is not None:
-        rows.update(tally.rows())
-    return statistics_from(rows)
+    return rows
+
+
+def statistics_of_store(store: ox.Store, tally: "Tally | None" = None) -> Statistics:
+    """Statistics of a pyoxigraph store; with ``tally`` (counted while the dumps were
+    streamed) the counts over distinct triples are not computed again."""
+    if tally is None:
+        return statistics_from(store_rows(store))
+    return statistics_from({**store_rows(store, skip=Tally.COUNTS), **tally.rows()})
 
 
 class Tally:
@@ -167,16 +171,17 @@ class Tally:
         self.links: dict[tuple[str, str], int] = {}
         self._links = set(LINK_PREDICATES)
 
-    def __call__(self, triple: ox.Triple) -> None:
-        self.triples += 1
+    def __call__(self, triple: ox.Triple, times: int = 1) -> None:
+        """Count ``triple`` (``times=-1``: take back one counted before)."""
+        self.triples += times
         p, o = triple.predicate.value, triple.object
-        self.properties[p] = self.properties.get(p, 0) + 1
+        self.properties[p] = self.properties.get(p, 0) + times
         if p == _TYPE and isinstance(o, ox.NamedNode):
-            self.classes[o.value] = self.classes.get(o.value, 0) + 1
+            self.classes[o.value] = self.classes.get(o.value, 0) + times
         elif p in self._links and isinstance(o, ox.NamedNode):
             for key, (_, space, _) in LINK_TARGETS.items():
                 if o.value.startswith(space):
-                    self.links[(key, p)] = self.links.get((key, p), 0) + 1
+                    self.links[(key, p)] = self.links.get((key, p), 0) + times
 
     def add_graph(self, store: ox.Store, graph) -> None:
         """Count a whole graph at once, by aggregates in the engine: for a graph that repeats
@@ -200,9 +205,9 @@ class Tally:
     def rows(self) -> dict[str, list[dict[str, str]]]:
         """The same rows the SPARQL queries give."""
         return {"triples": [{"n": str(self.triples)}],
-                "classes": [{"class": c, "n": str(n)} for c, n in self.classes.items()],
-                "properties": [{"p": p, "n": str(n)} for p, n in self.properties.items()],
-                "links": [{"target": t, "p": p, "n": str(n)} for (t, p), n in self.links.items()]}
+                "classes": [{"class": c, "n": str(n)} for c, n in self.classes.items() if n],
+                "properties": [{"p": p, "n": str(n)} for p, n in self.properties.items() if n],
+                "links": [{"target": t, "p": p, "n": str(n)} for (t, p), n in self.links.items() if n]}
 
 
 _TYPE = DATA_PREFIXES["rdf"] + "type"

@@ -470,7 +470,7 @@ def test_home_page_etag_follows_the_dumps(tmp_path):
     from server.publish import build as builder
 
     area = tmp_path / "build"
-    builder.build(area, validate=False, stages=[s for s in builder.STAGES if s.name in ("derive", "store", "dumps", "void")])
+    builder.build(area, validate=False, stages=[s for s in builder.STAGES if s.name in ("derive", "store", "statistics", "dumps", "void")])
     settings = Settings(query_timeout=5, query_workers=1, public_url="http://testserver/", rate_limit=False,
                         build_dir=area)
     with TestClient(create_app(settings)) as c:

@@ -1,0 +1,48 @@
+"""server/publish/build.py: the stages that run in processes of their own beside the dumps."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from server.publish import build as builder
+from server.publish import dumps
+
+
+def _fails_beside(ctx, bar):
+    raise builder.BuildFailed("a stage beside failed on purpose")
+
+
+@pytest.fixture
+def beside(monkeypatch):
+    """Every ``beside`` stage in a process of its own, however small the data."""
+    monkeypatch.setattr(builder, "BESIDE_FROM", 0)
+
+
+def test_stages_beside_make_the_same_build(client, beside, tmp_path):
+    served = builder.BuildLayout.of(client.app.state.settings.build_dir, client.app.state.backend.info.version)
+    result = builder.build(tmp_path, validate=False)
+    assert result.version == served.root.name
+    assert [s.name for s in result.stages] == [s.name for s in builder.STAGES]  # reported in the stages' order
+    ours = builder.served_dumps(tmp_path, result.version)
+    theirs = builder.served_dumps(served.root.parent, result.version)
+    assert [(f.name, f.sha256) for f in ours.data_files] == [(f.name, f.sha256) for f in theirs.data_files]
+    assert (ours.directory / dumps.VOID_FILE).read_bytes() == (theirs.directory / dumps.VOID_FILE).read_bytes()
+    mine, reference = (json.loads(layout.figures.read_text()) for layout in (result.layout, served))
+    assert mine == reference
+    assert result.layout.search_index.stat().st_size > 0
+    by_name = {s.name: s for s in result.stages}
+    for stage in builder.STAGES:
+        if stage.beside:  # measured in its own process: its own time and memory
+            assert by_name[stage.name].peak_rss_mib > 0 and by_name[stage.name].seconds > 0
+
+
+def test_a_failure_beside_fails_the_build_and_leaves_the_previous_one(beside, tmp_path):
+    stages = [s for s in builder.STAGES if s.name in ("store", "derive", "statistics", "dumps", "void")]
+    good = builder.build(tmp_path, validate=False, stages=stages)
+    failing = builder.Stage("boom", "fails beside", _fails_beside, beside=True)
+    with pytest.raises(builder.BuildFailed, match="on purpose"):
+        builder.build(tmp_path, validate=False, force=True, stages=[*stages[:2], failing, *stages[2:]])
+    assert good.layout.complete and builder.served_dumps(tmp_path, good.version) is not None
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # no staging left
