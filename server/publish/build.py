@@ -40,6 +40,7 @@ interrupted build leaves nothing a server would read, and the builds of other ve
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import fcntl
 import gc
@@ -251,8 +252,9 @@ class StageReport:
     name: str
     seconds: float
     cpu_seconds: float  # user + system time of this process (on a shared machine, less noisy than wall time)
-    peak_rss_mib: float  # of this process so far (ru_maxrss never decreases)
+    peak_rss_mib: float  # of the process that ran it, so far (VmHWM never decreases)
     note: str
+    started: float = 0.0  # time.monotonic() at its start (the same clock in every process)
 
 
 @dataclass
@@ -329,7 +331,7 @@ def _build_locked(*, ctx_args, area: Path, target: BuildLayout, console, stages,
         ctx.store = None  # closes RocksDB before the directory moves
         result.seconds = time.monotonic() - started
         result.warnings = ctx.warnings
-        _write_manifest(ctx, result)
+        _write_manifest(ctx, result, started)
         staging.chmod(0o755)
         if target.root.exists():  # forced, or an incomplete leftover: replaced
             old = area / f".{version}.{os.getpid()}.old"
@@ -363,13 +365,12 @@ def _run(ctx: Context, stages: list[Stage], console) -> list[StageReport]:
             if stage.beside and beside.wanted(ctx):
                 beside.start(stage, ctx)
                 continue
-            for name in stage.needs:
-                reports.update(beside.wait(ctx, name))
+            reports.update(beside.wait(ctx, list(stage.needs)))
             reports.update(beside.finished(ctx))  # a failed validation stops the build here
             bar = bars.start(stage)
             t, c = time.monotonic(), _cpu()
             note = stage.run(ctx, bar)
-            reports[stage.name] = StageReport(stage.name, time.monotonic() - t, _cpu() - c, _peak_mib(), note)
+            reports[stage.name] = StageReport(stage.name, time.monotonic() - t, _cpu() - c, _peak_mib(), note, t)
             bars.done(stage, reports[stage.name])
         reports.update(beside.wait(ctx))
     return [reports[s.name] for s in stages]
@@ -380,7 +381,7 @@ def _beside(stage: Stage, ctx: Context) -> tuple[StageReport, list[str], dict]:
     ctx.store = ox.Store.read_only(str(ctx.layout.store))
     t, c = time.monotonic(), _cpu()
     note = stage.run(ctx, Bar())
-    report = StageReport(stage.name, time.monotonic() - t, _cpu() - c, _peak_mib(), note)
+    report = StageReport(stage.name, time.monotonic() - t, _cpu() - c, _peak_mib(), note, t)
     return report, ctx.warnings, {name: getattr(ctx, name) for name in stage.gives}
 
 
@@ -408,20 +409,23 @@ class _Beside:
             ctx.store.flush()
             ctx.store = None
             gc.collect()  # closes the writable store
+            _give_back_memory()
             ctx.store = ox.Store.read_only(str(ctx.layout.store))
-            # spawn: never fork a process with RocksDB's threads
-            self.pool = ProcessPool(max_workers=3, context=multiprocessing.get_context("spawn"))
+            # spawn: never fork a process with RocksDB's threads; one task each: a process
+            # that is done exits and gives its memory back while the others still run.
+            self.pool = ProcessPool(max_workers=3, max_tasks=1, context=multiprocessing.get_context("spawn"))
         child = dataclasses.replace(ctx, store=None, tally=None, warnings=[])
         self.running[stage.name] = (self.pool.schedule(_beside, args=(stage, child)), stage)
         self.bars.start(stage)
 
     def finished(self, ctx: Context) -> dict[str, StageReport]:
-        return self.wait(ctx, *[name for name, (future, _) in self.running.items() if future.done()])
+        """Take in the stages that are done, without waiting."""
+        return self.wait(ctx, [name for name, (future, _) in self.running.items() if future.done()])
 
-    def wait(self, ctx: Context, *names: str) -> dict[str, StageReport]:
-        """Wait for the stages ``names`` (all when none is named) and take their results into ``ctx``."""
+    def wait(self, ctx: Context, names: list[str] | None = None) -> dict[str, StageReport]:
+        """Wait for the stages ``names`` (None: all) and take their results into ``ctx``."""
         reports = {}
-        for name in names or list(self.running):
+        for name in list(self.running) if names is None else names:
             if name not in self.running:
                 continue
             future, stage = self.running.pop(name)
@@ -440,6 +444,15 @@ class _Beside:
         if self.pool is not None:
             self.pool.stop()  # kills what still runs (the build failed)
             self.pool.join()
+
+
+def _give_back_memory() -> None:
+    """Return freed heap pages to the system (glibc keeps them): derive's objects are gone,
+    but the process kept their pages: at 1M triples it held 458 MiB before, 231 MiB after."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 class _Bars:
@@ -479,7 +492,7 @@ class _Bars:
                                f"peak RSS {report.peak_rss_mib:.0f} MiB: {report.note}")
 
 
-def _write_manifest(ctx: Context, result: Result) -> None:
+def _write_manifest(ctx: Context, result: Result, started: float) -> None:
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "version": ctx.version,
@@ -488,8 +501,9 @@ def _write_manifest(ctx: Context, result: Result) -> None:
         "pyoxigraph": ox.__version__,
         "data_dir": str(ctx.data_dir) if ctx.data_dir else None,
         "files": [{"path": str(f.path), "graph": f.graph, "bytes": f.path.stat().st_size} for f in ctx.files],
-        "stages": [{"name": s.name, "seconds": round(s.seconds, 2), "cpu_seconds": round(s.cpu_seconds, 2),
-                    "peak_rss_mib": round(s.peak_rss_mib), "note": s.note} for s in result.stages],
+        "stages": [{"name": s.name, "started_s": round(s.started - started, 2), "seconds": round(s.seconds, 2),
+                    "cpu_seconds": round(s.cpu_seconds, 2), "peak_rss_mib": round(s.peak_rss_mib), "note": s.note}
+                   for s in result.stages],
         "warnings": ctx.warnings,
         "seconds": round(result.seconds, 2),
     }

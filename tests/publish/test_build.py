@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -46,3 +47,20 @@ def test_a_failure_beside_fails_the_build_and_leaves_the_previous_one(beside, tm
         builder.build(tmp_path, validate=False, force=True, stages=[*stages[:2], failing, *stages[2:]])
     assert good.layout.complete and builder.served_dumps(tmp_path, good.version) is not None
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # no staging left
+
+
+def _slow_beside(ctx, bar):
+    time.sleep(3)
+    return "slept"
+
+
+def test_the_next_stages_run_while_a_stage_beside_does(beside, tmp_path):
+    stages = [s for s in builder.STAGES if s.name in ("store", "derive", "statistics", "dumps", "void")]
+    slow = builder.Stage("slow", "sleeps beside", _slow_beside, beside=True)
+    result = builder.build(tmp_path, validate=False, stages=[*stages[:2], slow, *stages[2:]])
+    by_name = {s.name: s for s in result.stages}
+    assert by_name["slow"].note == "slept"
+    assert by_name["dumps"].started < by_name["slow"].started + by_name["slow"].seconds  # not after it
+    manifest = builder.read_manifest(result.layout)
+    assert [s["name"] for s in manifest["stages"]] == ["store", "derive", "slow", "statistics", "dumps", "void"]
+    assert all(s["started_s"] >= 0 for s in manifest["stages"])
