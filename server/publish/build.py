@@ -24,7 +24,7 @@ area ``Settings.build_dir``), through the stages of :data:`STAGES`, in order:
 Derive is the last stage that writes the store. With a large store (:data:`BESIDE_FROM`
 quads), the stages marked ``beside`` (validate, search, statistics: they only read) run in
 processes of their own while this one writes the dumps: on two cores that takes the build at
-5M triples from 510 to N s (bench/README.md). A stage that reads what one of them makes names
+5M triples from 510 to 235 s (bench/README.md). A stage that reads what one of them makes names
 it in ``needs``.
 
 To add a stage, write ``def _my_stage(ctx: Context, bar: Bar) -> str`` (the returned text is
