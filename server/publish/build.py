@@ -6,6 +6,8 @@ area ``Settings.build_dir``), through the stages of :data:`STAGES`, in order:
 - ``store``: the on-disk pyoxigraph store every server process opens read-only
   (:mod:`server.publish.store`), from every file of the data directory except its own
   ``graphs/derived`` and ``graphs/asserted``, which the build makes itself:
+- ``graphs``: the files' graphs written out as N-Triples for the dumps, in a thread while
+  derive runs (derive writes only graphs of its own);
 - ``derive``: the propositions and the ``asserted`` graph, by :mod:`server.pipeline.derive`
   reading the store (no copy in memory), loaded into the store (a stale file in the data
   directory gets a warning naming ``arkg derive``);
@@ -13,19 +15,19 @@ area ``Settings.build_dir``), through the stages of :data:`STAGES`, in order:
   small datasets (``arkg validate``'s own run), shapes on a sample plus integrity checks
   over the whole store for large ones (:mod:`server.validation.scale` says what and why);
   a dataset version that passed before is not validated again (validation cache);
-- ``search``: the search index (:mod:`server.publish.search_index`);
 - ``statistics``: VoID's counts that the dumps do not give (:mod:`server.publish.void`);
+- ``search``: the search index (:mod:`server.publish.search_index`);
 - ``dumps``: five serialisations streamed out of the store (:mod:`server.publish.dumps`);
 - ``void``: the VoID/DCAT description (canonical URLs) beside the dumps and as ``void.ttl``,
   then ``SHA256SUMS``;
 - ``figures``: ``figures.json``, the totals and top lists pages show
   (:mod:`server.publish.figures` documents its shape).
 
-Derive is the last stage that writes the store. With a large store (:data:`BESIDE_FROM`
-quads), the stages marked ``beside`` (validate, search, statistics: they only read) run in
-processes of their own while this one writes the dumps: on two cores that takes the build at
-5M triples from 510 to 235 s (bench/README.md). A stage that reads what one of them makes names
-it in ``needs``.
+Derive is the last stage that writes the store. Stages marked ``beside`` run while the
+next ones do: ``graphs`` in a thread; with a large store (:data:`BESIDE_FROM` quads),
+validate, statistics and search (they only read) in processes of their own while this one
+writes the dumps. On two cores that takes the build at 5M triples from 510 to 235 s
+(bench/README.md). A stage that reads what one of them makes names it in ``needs``.
 
 To add a stage, write ``def _my_stage(ctx: Context, bar: Bar) -> str`` (the returned text is
 its line in the summary; ``ctx.store`` is the build's open store, ``ctx.layout`` names the
@@ -52,6 +54,7 @@ import shutil
 import tempfile
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -93,6 +96,7 @@ class Context:
     quads: int | None = None  # in the store, once derive has run
     tally: metadata.Tally | None = None
     statistics: dict | None = None  # VoID's rows that the dumps' tally does not give (the statistics stage)
+    graph_dumps: dict | None = None  # graph -> its N-Triples file, written while derive ran (the graphs stage)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -116,12 +120,19 @@ class Stage:
     name: str
     title: str
     run: Callable[[Context, Bar], str]
-    beside: bool = False  # only reads the store: with a large one, runs in a process of its own beside the next stages
+    beside: str | None = None  # PROCESS or THREAD: runs beside the next stages (see _run)
     needs: tuple[str, ...] = ()  # stages whose results this one reads (waited for if they run beside)
     gives: tuple[str, ...] = ()  # the Context fields it fills (sent back from its own process)
 
 
 # --- the stages
+
+def _graphs(ctx: Context, bar: Bar) -> str:
+    # The files' graphs are complete and derive writes only its own: dumped now, in a thread,
+    # they use the second core that derive's Python leaves idle (1M: 26.6 -> 17.8 s for both).
+    ctx.graph_dumps = dumps.dump_graphs(ctx.store, dumps.graphs_of(ctx.store), ctx.layout.dumps / ctx.version)
+    return f"{len(ctx.graph_dumps)} graphs"
+
 
 def _derive(ctx: Context, bar: Bar) -> str:
     from server import paths
@@ -196,7 +207,7 @@ def _dumps(ctx: Context, bar: Bar) -> str:
     directory = ctx.layout.dumps / ctx.version
     bar.total(len(dumps.DUMPS))
     ctx.tally = metadata.Tally()
-    files = dumps.write_data_dumps(ctx.store, directory, tally=ctx.tally)
+    files = dumps.write_data_dumps(ctx.store, directory, tally=ctx.tally, ready=ctx.graph_dumps)
     bar.advance(len(dumps.DUMPS))
     return f"{len(files)} files, {sum(f.size for f in files) / 2**20:.1f} MiB"
 
@@ -232,13 +243,17 @@ def _search(ctx: Context, bar: Bar) -> str:
     return f"{ctx.layout.search_index.stat().st_size / 2**20:.1f} MiB"
 
 
+PROCESS, THREAD = "process", "thread"
 STAGES: list[Stage] = [
     Stage("store", "on-disk store of the files", _store),
+    Stage("graphs", "the files' graphs as N-Triples", _graphs, beside=THREAD, gives=("graph_dumps",)),
     Stage("derive", "propositions and the asserted graph", _derive),
-    Stage("validate", "SHACL shapes and checks", _validate, beside=True),
-    Stage("search", "search index", _search, beside=True),
-    Stage("statistics", "VoID statistics of the store", _statistics, beside=True, gives=("statistics",)),
-    Stage("dumps", "dumps streamed out of the store", _dumps),
+    Stage("validate", "SHACL shapes and checks", _validate, beside=PROCESS),
+    # statistics before search: void waits for it, and two processes at a time (see _Beside)
+    # with the smaller one of them beside validation keep the build under 2 GiB at 5M.
+    Stage("statistics", "VoID statistics of the store", _statistics, beside=PROCESS, gives=("statistics",)),
+    Stage("search", "search index", _search, beside=PROCESS),
+    Stage("dumps", "dumps streamed out of the store", _dumps, needs=("graphs",)),
     Stage("void", "VoID/DCAT and SHA256SUMS", _void, needs=("statistics",)),
     Stage("figures", "figures.json for the pages", _figures),
 ]
@@ -356,13 +371,15 @@ def _cpu() -> float:
 
 
 def _run(ctx: Context, stages: list[Stage], console) -> list[StageReport]:
-    """Run ``stages`` in order; with a large store, each ``beside`` stage in a process of its
-    own, started at its turn and waited for by the first stage that ``needs`` it, or at the end.
-    Reports come in the order of ``stages``."""
+    """Run ``stages`` in order. A stage ``beside`` starts at its turn and runs while the next
+    ones do, until the first stage that ``needs`` it (or the end): a THREAD stage in a thread
+    of this process, reading the store as the next stages write it; a PROCESS stage, with a
+    large store, in a process of its own (only reading it). Reports come in the order of
+    ``stages``."""
     reports: dict[str, StageReport] = {}
     with _Bars(console) as bars, _Beside(bars) as beside:
         for stage in stages:
-            if stage.beside and beside.wanted(ctx):
+            if stage.beside == THREAD or (stage.beside == PROCESS and beside.wanted(ctx)):
                 beside.start(stage, ctx)
                 continue
             reports.update(beside.wait(ctx, list(stage.needs)))
@@ -376,31 +393,46 @@ def _run(ctx: Context, stages: list[Stage], console) -> list[StageReport]:
     return [reports[s.name] for s in stages]
 
 
-def _beside(stage: Stage, ctx: Context) -> tuple[StageReport, list[str], dict]:
-    """A ``beside`` stage in its own process, over the build's store opened read-only."""
+def _in_process(stage: Stage, ctx: Context) -> tuple[StageReport, list[str], dict]:
+    """A PROCESS stage in its own process, over the build's store opened read-only."""
     ctx.store = ox.Store.read_only(str(ctx.layout.store))
-    t, c = time.monotonic(), _cpu()
+    return _in_thread(stage, ctx, clock=_cpu)
+
+
+def _in_thread(stage: Stage, ctx: Context, clock=time.thread_time) -> tuple[StageReport, list[str], dict]:
+    """Run a stage beside the others on its own copy of ``ctx``: its report, its warnings and
+    the fields it ``gives`` (``clock``: this thread's CPU time, or the whole process's)."""
+    t, c = time.monotonic(), clock()
     note = stage.run(ctx, Bar())
-    report = StageReport(stage.name, time.monotonic() - t, _cpu() - c, _peak_mib(), note, t)
+    report = StageReport(stage.name, time.monotonic() - t, clock() - c, _peak_mib(), note, t)
     return report, ctx.warnings, {name: getattr(ctx, name) for name in stage.gives}
 
 
 class _Beside:
-    """The stages running in processes of their own (pebble: killed if the build stops).
+    """The stages running beside the others: in threads, or in processes of their own
+    (pebble: killed if the build stops).
 
-    Only from :data:`BESIDE_FROM` quads: below, a new interpreter costs more than it saves.
-    From the first one on, no stage writes the store: it is reopened read-only, so that every
-    process reads the same files while nothing compacts them."""
+    Processes only from :data:`BESIDE_FROM` quads: below, a new interpreter costs more than it
+    saves. From the first one on, no stage writes the store: it is reopened read-only, so that
+    every process reads the same files while nothing compacts them."""
 
     def __init__(self, bars: "_Bars"):
         self.bars = bars
         self.pool = None
+        self.threads = None
         self.running: dict[str, tuple] = {}  # name -> (future, stage)
 
     def wanted(self, ctx: Context) -> bool:
         return (ctx.quads if ctx.quads is not None else len(ctx.store)) >= BESIDE_FROM
 
     def start(self, stage: Stage, ctx: Context) -> None:
+        self.bars.start(stage)
+        if stage.beside == THREAD:
+            if self.threads is None:
+                self.threads = ThreadPoolExecutor(thread_name_prefix="stage")
+            future = self.threads.submit(_in_thread, stage, dataclasses.replace(ctx, warnings=[]))
+            self.running[stage.name] = (future, stage)
+            return
         if self.pool is None:
             import multiprocessing
 
@@ -412,11 +444,11 @@ class _Beside:
             _give_back_memory()
             ctx.store = ox.Store.read_only(str(ctx.layout.store))
             # spawn: never fork a process with RocksDB's threads; one task each: a process
-            # that is done exits and gives its memory back while the others still run.
-            self.pool = ProcessPool(max_workers=3, max_tasks=1, context=multiprocessing.get_context("spawn"))
-        child = dataclasses.replace(ctx, store=None, tally=None, warnings=[])
-        self.running[stage.name] = (self.pool.schedule(_beside, args=(stage, child)), stage)
-        self.bars.start(stage)
+            # that is done exits and gives its memory back. Two at a time: with three (400-570
+            # MiB each at 5M) beside the dumps, the build's tree passed 2 GiB.
+            self.pool = ProcessPool(max_workers=2, max_tasks=1, context=multiprocessing.get_context("spawn"))
+        child = dataclasses.replace(ctx, store=None, tally=None, graph_dumps=None, warnings=[])
+        self.running[stage.name] = (self.pool.schedule(_in_process, args=(stage, child)), stage)
 
     def finished(self, ctx: Context) -> dict[str, StageReport]:
         """Take in the stages that are done, without waiting."""
@@ -444,6 +476,8 @@ class _Beside:
         if self.pool is not None:
             self.pool.stop()  # kills what still runs (the build failed)
             self.pool.join()
+        if self.threads is not None:
+            self.threads.shutdown(cancel_futures=True)  # a thread cannot be killed: waits for it
 
 
 def _give_back_memory() -> None:

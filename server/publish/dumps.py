@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import re
 import shutil
 import multiprocessing
@@ -156,11 +157,11 @@ PROCESSES_FROM = 64 << 20  # bytes of N-Quads from which TriG and JSON-LD are wr
 GZIP_LEVEL = 6  # gzip's own default: a third of level 9's time for 1-2% more bytes
 
 
-def write_data_dumps(store: ox.Store, directory: Path, *, tally=None) -> tuple[DumpFile, ...]:
+def write_data_dumps(store: ox.Store, directory: Path, *, tally=None, ready: dict | None = None) -> tuple[DumpFile, ...]:
     """Stream the data dumps (:data:`DUMPS`) out of ``store`` into ``directory``.
 
     Nothing is canonicalised in memory, and the same data gives byte-identical files:
-    graphs come in a fixed order (:func:`_graphs`), statements within a graph in the
+    graphs come in a fixed order (:func:`graphs_of`), statements within a graph in the
     store's key order (as pyoxigraph encodes terms: the same for the same data and
     pyoxigraph release), blank nodes with the labels the store was built with
     (server/publish/store.py makes them the same in every build), gzip headers without time
@@ -169,7 +170,8 @@ def write_data_dumps(store: ox.Store, directory: Path, *, tally=None) -> tuple[D
     The store is read once. Reading it is what costs (about 8 µs a quad at 5M triples: every
     term is looked up by its id), while parsing N-Triples costs 1.5 µs (bench/README.md), so:
 
-    1. pyoxigraph writes each graph as N-Triples, two graphs at a time on threads (no GIL);
+    1. pyoxigraph writes each graph as N-Triples (:func:`dump_graphs`; ``ready``: the graphs
+       already written so, graph -> file, by the build while it derived the others);
     2. one pass over those lines writes the N-Quads (the graph added to each line) and the
        merged N-Triples (a triple already stated in an earlier graph left out: see
        :func:`_repeats`);
@@ -180,22 +182,22 @@ def write_data_dumps(store: ox.Store, directory: Path, *, tally=None) -> tuple[D
     ``tally`` (server/publish/void.py ``Tally``) gets the distinct triples' counts per graph.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    graphs = _graphs(store)
-    parts = [directory / f".graph-{i}.nt" for i in range(len(graphs))]
+    graphs = graphs_of(store)
+    ready = dict(ready or {})
     nq_plain, nt_plain = directory / ".arkg.nq.plain", directory / ".arkg.nt.plain"
     try:
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dump") as pool:
-            list(pool.map(lambda job: store.dump(str(job[1]), ox.RdfFormat.N_TRIPLES, from_graph=job[0]),
-                          zip(graphs, parts)))
-        repeated = iter(_repeats(parts).tolist())
+        ready.update(dump_graphs(store, [g for g in graphs if g not in ready], directory))
+        parts = [ready[g] for g in graphs]
+        repeated = _repeats(parts)
         taken_back = []  # the repeated lines: counted with their whole graph, taken back from the tally
+        number = itertools.count()
         with open(nq_plain, "wb", buffering=1 << 20) as nq, open(nt_plain, "wb", buffering=1 << 20) as nt:
             for graph, part in zip(graphs, parts):
                 end = f" {graph} .\n".encode() if isinstance(graph, (ox.NamedNode, ox.BlankNode)) else b" .\n"
                 with open(part, "rb") as lines:
                     for line in lines:
                         nq.write(line[:-3] + end)  # without " .\n"
-                        if next(repeated):
+                        if next(number) in repeated:
                             taken_back.append(line)
                         else:
                             nt.write(line)
@@ -216,40 +218,51 @@ def write_data_dumps(store: ox.Store, directory: Path, *, tally=None) -> tuple[D
             for future in pending:
                 future.result()
     finally:
-        for leftover in [*parts, nq_plain, nt_plain]:
+        for leftover in [*ready.values(), nq_plain, nt_plain]:
             leftover.unlink(missing_ok=True)
     return tuple(DumpFile(k.name, directory / k.name, (directory / k.name).stat().st_size,
                           sha256(directory / k.name)) for k in DUMPS)
 
 
-def _graphs(store: ox.Store) -> list:
+def dump_graphs(store: ox.Store, graphs: list, directory: Path) -> dict:
+    """Write each of ``graphs`` as N-Triples into a hidden file in ``directory``, two at a time
+    on threads (pyoxigraph releases the GIL); graph -> file. :func:`write_data_dumps` reads
+    and removes them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {g: directory / f".graph-{hashlib.sha256(str(g).encode()).hexdigest()[:16]}.nt" for g in graphs}
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dump") as pool:
+        list(pool.map(lambda g: store.dump(str(paths[g]), ox.RdfFormat.N_TRIPLES, from_graph=g), graphs))
+    return paths
+
+
+def graphs_of(store: ox.Store) -> list:
     """The store's graphs in a fixed order: the default graph (if it holds anything), then named graphs by IRI."""
     named = sorted(store.named_graphs(), key=lambda g: (isinstance(g, ox.BlankNode), g.value))
     default = [ox.DefaultGraph()] if next(store.quads_for_pattern(None, None, None, ox.DefaultGraph()), None) else []
     return default + named
 
 
-def _repeats(parts: list[Path]) -> np.ndarray:
-    """For each line of the N-Triples files ``parts``, read in order: whether an earlier line
-    states the same triple. Within a graph no triple repeats (a store holds a set), so these are
-    the triples an earlier graph states too, which the merged dumps leave out.
+def _repeats(parts: list[Path]) -> set[int]:
+    """The numbers of the lines (counted from 0 over the N-Triples files ``parts``, in order)
+    that state a triple an earlier line states too. Within a graph no triple repeats (a store
+    holds a set), so these are the triples an earlier graph states too, which the merged dumps
+    leave out. There are few (0.6% at 5M).
 
     Lines are compared by 128-bit BLAKE2b digests (two different triples share one with odds
     of about 1e-25 at 10 million lines), sorted together, so that the 8.6M lines of the 5M
     build take seconds; a join of the store's graphs in SPARQL took 42 s."""
-    digests = []
+    digests = bytearray()
     for part in parts:
         with open(part, "rb") as lines:
-            digests.append(b"".join(hashlib.blake2b(line, digest_size=16).digest() for line in lines))
-    keys = np.frombuffer(b"".join(digests), dtype=np.uint64).reshape(-1, 2)
-    del digests
+            for line in lines:
+                digests += hashlib.blake2b(line, digest_size=16).digest()
+    keys = np.frombuffer(digests, dtype=np.uint64).reshape(-1, 2)
     order = np.lexsort((keys[:, 1], keys[:, 0]))  # stable: the first of equal lines is the earliest
-    ordered = keys[order]
-    same = np.zeros(len(keys), dtype=bool)
-    same[1:] = (ordered[1:] == ordered[:-1]).all(axis=1)
-    repeated = np.empty(len(keys), dtype=bool)
-    repeated[order] = same
-    return repeated
+    same = np.ones(len(order) - 1 if len(order) else 0, dtype=bool)
+    for column in (0, 1):  # one column at a time: a sorted copy of the keys is 138 MB at 5M
+        ordered = keys[order, column]
+        same &= ordered[1:] == ordered[:-1]
+    return set(order[1:][same].tolist())
 
 
 def _count(store: ox.Store, graphs: list, repeated: bytes, tally) -> None:

@@ -35,14 +35,14 @@ def test_stages_beside_make_the_same_build(client, beside, tmp_path):
     assert result.layout.search_index.stat().st_size > 0
     by_name = {s.name: s for s in result.stages}
     for stage in builder.STAGES:
-        if stage.beside:  # measured in its own process: its own time and memory
+        if stage.beside:  # measured in its own thread or process: its own time
             assert by_name[stage.name].peak_rss_mib > 0 and by_name[stage.name].seconds > 0
 
 
 def test_a_failure_beside_fails_the_build_and_leaves_the_previous_one(beside, tmp_path):
     stages = [s for s in builder.STAGES if s.name in ("store", "derive", "statistics", "dumps", "void")]
     good = builder.build(tmp_path, validate=False, stages=stages)
-    failing = builder.Stage("boom", "fails beside", _fails_beside, beside=True)
+    failing = builder.Stage("boom", "fails beside", _fails_beside, beside=builder.PROCESS)
     with pytest.raises(builder.BuildFailed, match="on purpose"):
         builder.build(tmp_path, validate=False, force=True, stages=[*stages[:2], failing, *stages[2:]])
     assert good.layout.complete and builder.served_dumps(tmp_path, good.version) is not None
@@ -56,7 +56,7 @@ def _slow_beside(ctx, bar):
 
 def test_the_next_stages_run_while_a_stage_beside_does(beside, tmp_path):
     stages = [s for s in builder.STAGES if s.name in ("store", "derive", "statistics", "dumps", "void")]
-    slow = builder.Stage("slow", "sleeps beside", _slow_beside, beside=True)
+    slow = builder.Stage("slow", "sleeps beside", _slow_beside, beside=builder.PROCESS)
     result = builder.build(tmp_path, validate=False, stages=[*stages[:2], slow, *stages[2:]])
     by_name = {s.name: s for s in result.stages}
     assert by_name["slow"].note == "slept"
