@@ -77,7 +77,8 @@ def test_a_dead_worker_is_replaced_and_logged_then_sigterm_stops_everything(buil
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and (len(workers(server)) < 2 or victim in workers(server)):
             time.sleep(0.2)
-        assert victim not in workers(server) and len(workers(server)) == 2, "the dead worker was replaced"
+        if victim in workers(server) or len(workers(server)) != 2:  # seen once in CI (2026-12-06): say why
+            pytest.fail(f"the dead worker {victim} was not replaced: workers {workers(server)}; server log:\n{server.log()}")
         deadline = time.monotonic() + 60
         while True:  # the replacement has opened the build and serves
             try:
