@@ -224,14 +224,21 @@ def write_data_dumps(store: ox.Store, directory: Path, *, tally=None, ready: dic
                           sha256(directory / k.name)) for k in DUMPS)
 
 
-def dump_graphs(store: ox.Store, graphs: list, directory: Path) -> dict:
-    """Write each of ``graphs`` as N-Triples into a hidden file in ``directory``, two at a time
-    on threads (pyoxigraph releases the GIL); graph -> file. :func:`write_data_dumps` reads
-    and removes them."""
+def dump_graphs(store: ox.Store, graphs: list, directory: Path, *, threads: int = 2) -> dict:
+    """Write each of ``graphs`` as N-Triples into a hidden file in ``directory``, ``threads``
+    at a time (pyoxigraph releases the GIL; 1: in the caller's thread); graph -> file.
+    :func:`write_data_dumps` reads and removes them."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = {g: directory / f".graph-{hashlib.sha256(str(g).encode()).hexdigest()[:16]}.nt" for g in graphs}
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dump") as pool:
-        list(pool.map(lambda g: store.dump(str(paths[g]), ox.RdfFormat.N_TRIPLES, from_graph=g), graphs))
+
+    def dump(graph) -> None:
+        store.dump(str(paths[graph]), ox.RdfFormat.N_TRIPLES, from_graph=graph)
+
+    if threads == 1:
+        list(map(dump, graphs))
+    else:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dump") as pool:
+            list(pool.map(dump, graphs))
     return paths
 
 

@@ -184,8 +184,8 @@ class Tally:
                     self.links[(key, p)] = self.links.get((key, p), 0) + times
 
     def add_graph(self, store: ox.Store, graph) -> None:
-        """Count a whole graph at once, by aggregates in the engine: for a graph that repeats
-        no triple counted before (server/publish/dumps.py dumps such graphs whole)."""
+        """Count a whole graph at once, by aggregates in the engine (the triples an earlier
+        graph counted too are then taken back one by one: server/publish/dumps.py)."""
         where = "?s ?p ?o" if isinstance(graph, ox.DefaultGraph) else f"GRAPH {graph} {{ ?s ?p ?o }}"
         over = {"default_graph": graph} if isinstance(graph, ox.DefaultGraph) else {}
         for row in store.query(f"SELECT ?p (COUNT(*) AS ?n) WHERE {{ {where} }} GROUP BY ?p", **over):

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import LiveServer
+from tests.reliability_tools import uvicorn_workers
 
 ASK = {"query": "ASK { ?s a <https://w3id.org/arkg/ontology#Claim> }"}
 JSON = {"Accept": "application/sparql-results+json"}
@@ -48,15 +49,7 @@ def alive(pid: int) -> bool:
 
 
 def workers(server: LiveServer) -> set[int]:
-    return {int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _parent(int(p.name)) == server.proc.pid
-            and b"spawn_main" in Path(f"/proc/{p.name}/cmdline").read_bytes()}
-
-
-def _parent(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except OSError:
-        return None
+    return {p.pid for p in uvicorn_workers(server.proc.pid)}
 
 
 def _answers(server: LiveServer, times: int = 6) -> None:
