@@ -163,15 +163,16 @@ def write_data_dumps(store: ox.Store, directory: Path, *, tally=None, ready: dic
     Nothing is canonicalised in memory, and the same data gives byte-identical files:
     graphs come in a fixed order (:func:`graphs_of`), statements within a graph in the
     store's key order (as pyoxigraph encodes terms: the same for the same data and
-    pyoxigraph release), blank nodes with the labels the store was built with
+    pyoxigraph release) or, for a graph in ``ready``, in its file's order, blank nodes with the labels the store was built with
     (server/publish/store.py makes them the same in every build), gzip headers without time
     or name.
 
     The store is read once. Reading it is what costs (about 8 µs a quad at 5M triples: every
     term is looked up by its id), while parsing N-Triples costs 1.5 µs (bench/README.md), so:
 
-    1. pyoxigraph writes each graph as N-Triples (:func:`dump_graphs`; ``ready``: the graphs
-       already written so, graph -> file, by the build while it derived the others);
+    1. pyoxigraph writes each graph as N-Triples (:func:`dump_graphs`); ``ready``: the graphs
+       already written so, graph -> file (:func:`graph_file`): by the build while it derived,
+       and the derived graphs, which derive writes as it makes them;
     2. one pass over those lines writes the N-Quads (the graph added to each line) and the
        merged N-Triples (a triple already stated in an earlier graph left out: see
        :func:`_repeats`);
@@ -229,7 +230,7 @@ def dump_graphs(store: ox.Store, graphs: list, directory: Path, *, threads: int 
     at a time (pyoxigraph releases the GIL; 1: in the caller's thread); graph -> file.
     :func:`write_data_dumps` reads and removes them."""
     directory.mkdir(parents=True, exist_ok=True)
-    paths = {g: directory / f".graph-{hashlib.sha256(str(g).encode()).hexdigest()[:16]}.nt" for g in graphs}
+    paths = {g: graph_file(directory, g) for g in graphs}
 
     def dump(graph) -> None:
         store.dump(str(paths[graph]), ox.RdfFormat.N_TRIPLES, from_graph=graph)
@@ -240,6 +241,11 @@ def dump_graphs(store: ox.Store, graphs: list, directory: Path, *, threads: int 
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dump") as pool:
             list(pool.map(dump, graphs))
     return paths
+
+
+def graph_file(directory: Path, graph) -> Path:
+    """Where one graph's N-Triples wait in ``directory`` for :func:`write_data_dumps` (hidden: not a dump)."""
+    return directory / f".graph-{hashlib.sha256(str(graph).encode()).hexdigest()[:16]}.nt"
 
 
 def graphs_of(store: ox.Store) -> list:

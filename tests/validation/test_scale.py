@@ -23,7 +23,10 @@ def store_dir(tmp_path_factory):
     files = [f for f in dataset_files(data) if f.graph not in DERIVED_GRAPHS]
     build_store(out, files, version="test")
     store = ox.Store(str(out))
-    store.bulk_extend(derive.derived_quads(*derive.propositions(data, store=store)))
+    files = {name: tmp_path_factory.mktemp("derived") / f"{name}.nt" for name in DERIVED_GRAPHS}
+    derive.write_derived(*derive.propositions(data, store=store), files)
+    for name, path in files.items():
+        store.bulk_load(path=str(path), format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(graph_iri(name)))
     store.flush()
     del store
     return out
