@@ -75,9 +75,11 @@ GRAPH_DESCRIPTIONS = {
 _LINK_VALUES = " ".join(f'("{key}" "{space}")' for key, (_, space, _) in LINK_TARGETS.items())
 QUERIES = {
     "triples": "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }",
-    "subjects": "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o }",
+    # Entities (subjects in {base}id/) with the subjects: each distinct subject's IRI read once
+    # (a FILTER on every triple read 8.6M of them at 5M: 24 s for both counts, now 11 s).
+    "subjects": (f'SELECT (COUNT(*) AS ?n) (SUM(IF(isIRI(?s) && STRSTARTS(STR(?s), "{ID}"), 1, 0)) AS ?entities) '
+                 "WHERE { SELECT DISTINCT ?s WHERE { ?s ?p ?o } }"),
     "objects": "SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE { ?s ?p ?o }",
-    "entities": f'SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s ?p ?o FILTER(STRSTARTS(STR(?s), "{ID}")) }}',
     "classes": "SELECT ?class (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?class FILTER(isIRI(?class)) } GROUP BY ?class",
     "properties": "SELECT ?p (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } } GROUP BY ?p",
     "graphs": "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",
@@ -128,7 +130,7 @@ def statistics_from(rows: dict[str, list[dict[str, str]]]) -> Statistics:
     kinds = [_expand(k) for k in EXAMPLE_KINDS]
     return Statistics(
         triples=count("triples"), distinct_subjects=count("subjects"), distinct_objects=count("objects"),
-        entities=count("entities"),
+        entities=int(rows["subjects"][0]["entities"]) if rows["subjects"] else 0,
         classes={r["class"]: int(r["n"]) for r in rows["classes"]},
         properties={r["p"]: int(r["n"]) for r in rows["properties"]},
         graphs={r["g"]: int(r["n"]) for r in rows["graphs"]},

@@ -113,6 +113,11 @@ def test_counts_match_the_data(void, data):
     for q in data:
         per_graph[q.graph_name.value] = per_graph.get(q.graph_name.value, 0) + 1
     assert subsets == per_graph
+    subjects = {t.subject for t in distinct}
+    assert int(value(void, f"SELECT ?n {{ <{DATASET}> void:distinctSubjects ?n }}")) == len(subjects)
+    assert int(value(void, f"SELECT ?n {{ <{DATASET}> void:distinctObjects ?n }}")) == len({t.object for t in distinct})
+    entities = {s for s in subjects if isinstance(s, ox.NamedNode) and s.value.startswith(ID)}
+    assert int(value(void, f"SELECT ?n {{ <{DATASET}> void:entities ?n }}")) == len(entities) < len(subjects)
 
 
 @pytest.mark.parametrize("target,predicate,space", [
