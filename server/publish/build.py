@@ -9,23 +9,24 @@ area ``Settings.build_dir``), through the stages of :data:`STAGES`, in order:
 - ``graphs``: the files' graphs written out as N-Triples for the dumps, in a thread while
   derive runs (derive writes only graphs of its own);
 - ``derive``: the propositions and the ``asserted`` graph, by :mod:`server.pipeline.derive`
-  reading the store (no copy in memory), loaded into the store (a stale file in the data
-  directory gets a warning naming ``arkg derive``);
+  reading the store (no copy in memory), written as N-Triples for the dumps and loaded from
+  them into the store (a stale file in the data directory gets a warning naming ``arkg derive``);
 - ``validate``: SHACL and, with ``--corpus``, the quote and hash checks: complete for
   small datasets (``arkg validate``'s own run), shapes on a sample plus integrity checks
   over the whole store for large ones (:mod:`server.validation.scale` says what and why);
   a dataset version that passed before is not validated again (validation cache);
 - ``statistics``: VoID's counts that the dumps do not give (:mod:`server.publish.void`);
 - ``search``: the search index (:mod:`server.publish.search_index`);
+- ``figures``: the totals and top lists pages show (:mod:`server.publish.figures`
+  documents their shape);
 - ``dumps``: five serialisations streamed out of the store (:mod:`server.publish.dumps`);
 - ``void``: the VoID/DCAT description (canonical URLs) beside the dumps and as ``void.ttl``,
   then ``SHA256SUMS``;
-- ``figures``: ``figures.json``, the totals and top lists pages show
-  (:mod:`server.publish.figures` documents its shape).
+- ``figures.json``: the figures, with the distinct triples the dumps counted.
 
 Derive is the last stage that writes the store. Stages marked ``beside`` run while the
 next ones do: ``graphs`` in a thread; with a large store (:data:`BESIDE_FROM` quads),
-validate, statistics and search (they only read) in processes of their own while this one
+validate, statistics, search and figures (they only read) in processes of their own while this one
 writes the dumps. On two cores that takes the build at 5M triples from 510 to 235 s
 (bench/README.md). A stage that reads what one of them makes names it in ``needs``.
 
@@ -96,6 +97,7 @@ class Context:
     quads: int | None = None  # in the store, once derive has run
     tally: metadata.Tally | None = None
     statistics: dict | None = None  # VoID's rows that the dumps' tally does not give (the statistics stage)
+    figures: dict | None = None  # figures.json but the triples, which the dumps' tally counts (the figures stage)
     graph_dumps: dict | None = None  # graph -> its N-Triples file, written while derive ran (the graphs stage)
     derived_dumps: dict | None = None  # the same, of the graphs derive writes (the derive stage)
     warnings: list[str] = field(default_factory=list)
@@ -238,9 +240,14 @@ def _void(ctx: Context, bar: Bar) -> str:
 
 
 def _figures(ctx: Context, bar: Bar) -> str:
-    found = figures.compute(ctx.store, version=ctx.version, triples=ctx.tally.triples if ctx.tally else None)
-    figures.write(found, ctx.layout.figures)
+    ctx.figures = figures.aggregates(ctx.store, version=ctx.version)
+    found = ctx.figures
     return f"{found['claims']:,} claims, {found['propositions']:,} propositions, {found['entities']:,} entities"
+
+
+def _figures_file(ctx: Context, bar: Bar) -> str:
+    figures.write({**ctx.figures, "triples": ctx.tally.triples}, ctx.layout.figures)
+    return f"{ctx.layout.figures.stat().st_size / 1024:.1f} KiB"
 
 
 def _search(ctx: Context, bar: Bar) -> str:
@@ -260,9 +267,11 @@ STAGES: list[Stage] = [
     # with the smaller one of them beside validation keep the build under 2 GiB at 5M.
     Stage("statistics", "VoID statistics of the store", _statistics, beside=PROCESS, gives=("statistics",)),
     Stage("search", "search index", _search, beside=PROCESS),
+    # Beside as well: alone at the end it kept one core idle for its 15 s at 5M.
+    Stage("figures", "totals and top lists for the pages", _figures, beside=PROCESS, gives=("figures",)),
     Stage("dumps", "dumps streamed out of the store", _dumps, needs=("graphs",)),
     Stage("void", "VoID/DCAT and SHA256SUMS", _void, needs=("statistics",)),
-    Stage("figures", "figures.json for the pages", _figures),
+    Stage("figures.json", "figures.json with the dumps' triple count", _figures_file, needs=("figures",)),
 ]
 BESIDE_FROM = 1_000_000  # quads from which `beside` stages run in processes of their own (each costs an interpreter)
 

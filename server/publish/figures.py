@@ -98,9 +98,19 @@ def _ranked(store: ox.Store, rows: list[dict[str, str]], limit: int | None = Non
 def compute(store: ox.Store, *, version: str, top_n: int = TOP_N, triples: int | None = None) -> dict:
     """The figures of the data in ``store`` (see the module docstring for the shape);
     ``triples``, when the caller counted the distinct triples already, is not counted again."""
+    return {**aggregates(store, version=version, top_n=top_n),
+            "triples": _count(store, "triples") if triples is None else triples}
+
+
+def _count(store: ox.Store, name: str) -> int:
+    rows = _rows(store, _QUERIES[name])
+    return int(rows[0]["n"]) if rows else 0
+
+
+def aggregates(store: ox.Store, *, version: str, top_n: int = TOP_N) -> dict:
+    """Every figure but ``triples`` (the build computes these beside its dumps, which count those)."""
     def count(name: str) -> int:
-        rows = _rows(store, _QUERIES[name])
-        return int(rows[0]["n"]) if rows else 0
+        return _count(store, name)
 
     kinds = {k: 0 for k in KINDS}
     for r in _rows(store, _QUERIES["kinds"]):
@@ -118,7 +128,6 @@ def compute(store: ox.Store, *, version: str, top_n: int = TOP_N, triples: int |
         "schema": SCHEMA,
         "version": version,
         "claims": count("claims"), "propositions": count("propositions"), "speakers": count("speakers"),
-        "triples": count("triples") if triples is None else triples,
         "entities": sum(kinds[k] for k in ENTITY_KINDS),
         "statuses": by_iri("statuses"),
         "stances": by_iri("stances"),
