@@ -244,22 +244,31 @@ def propositions(root: Path | None = None, *, store: ox.Store | None = None) -> 
     return [found[k] for k in sorted(found)], labels
 
 
+def _pairs(store: ox.Store, graph: ox.NamedNode, prop: ox.NamedNode, value: ox.Term | None = None):
+    """(subject, value) of each ``prop`` statement in ``graph`` (with ``value``: of that value),
+    in the store's index order. A one-pattern query, not ``quads_for_pattern``: it decodes only
+    the two terms asked for, not the graph and predicate of every quad too (5M: 3.5 -> 1.4 s a property)."""
+    if value is not None:
+        return ((row[0], value) for row in store.query(f"SELECT ?s WHERE {{ GRAPH {graph} {{ ?s {prop} {value} }} }}"))
+    return ((row[0], row[1]) for row in store.query(f"SELECT ?s ?o WHERE {{ GRAPH {graph} {{ ?s {prop} ?o }} }}"))
+
+
 def _first_values(store: ox.Store, prop: ox.NamedNode, graphs: list[ox.NamedNode]) -> dict[str, ox.Term]:
     """Subject IRI -> its first value of ``prop`` in ``graphs`` (store order: deterministic)."""
     found: dict[str, ox.Term] = {}
     for graph in graphs:
-        for q in store.quads_for_pattern(None, prop, None, graph):
-            if isinstance(q.subject, ox.NamedNode):
-                found.setdefault(q.subject.value, q.object)
+        for s, o in _pairs(store, graph, prop):
+            if type(s) is ox.NamedNode:
+                found.setdefault(s.value, o)
     return found
 
 
 def _subjects_of_type(store: ox.Store, cls: ox.NamedNode, graphs: list[ox.NamedNode]) -> list[str]:
     seen: dict[str, None] = {}
     for graph in graphs:
-        for q in store.quads_for_pattern(None, NS["rdf"].type, cls, graph):
-            if isinstance(q.subject, ox.NamedNode):
-                seen[q.subject.value] = None
+        for s, _ in _pairs(store, graph, NS["rdf"].type, cls):
+            if type(s) is ox.NamedNode:
+                seen[s.value] = None
     return list(seen)
 
 
@@ -267,10 +276,9 @@ def _labels(store: ox.Store, graphs: list[ox.NamedNode]) -> dict[str, str]:
     """IRI -> its least English (or language-less) rdfs:label, as SPARQL MIN(STR(?label)) would pick."""
     labels: dict[str, str] = {}
     for graph in graphs:
-        for q in store.quads_for_pattern(None, NS["rdfs"].label, None, graph):
-            o = q.object
-            if isinstance(q.subject, ox.NamedNode) and isinstance(o, ox.Literal) and o.language in (None, "en"):
-                key = q.subject.value
+        for s, o in _pairs(store, graph, NS["rdfs"].label):
+            if type(s) is ox.NamedNode and type(o) is ox.Literal and o.language in (None, "en"):
+                key = s.value
                 if key not in labels or o.value < labels[key]:
                     labels[key] = o.value
     return labels
