@@ -25,9 +25,9 @@ area ``Settings.build_dir``), through the stages of :data:`STAGES`, in order:
 - ``figures.json``: the figures, with the distinct triples the dumps counted.
 
 Derive is the last stage that writes the store. Stages marked ``beside`` run while the
-next ones do: ``graphs`` in a thread; with a large store (:data:`BESIDE_FROM` quads),
-validate, statistics, search and figures (they only read) in processes of their own while this one
-writes the dumps. On two cores that takes the build at 5M triples from 510 to 235 s
+next ones do: ``graphs`` and ``figures`` in threads; with a large store (:data:`BESIDE_FROM`
+quads), validate, statistics and search (they only read) in processes of their own while
+this one writes the dumps. On two cores that took the build at 5M triples from 510 to 235 s
 (bench/README.md). A stage that reads what one of them makes names it in ``needs``.
 
 To add a stage, write ``def _my_stage(ctx: Context, bar: Bar) -> str`` (the returned text is
@@ -267,8 +267,10 @@ STAGES: list[Stage] = [
     # with the smaller one of them beside validation keep the build under 2 GiB at 5M.
     Stage("statistics", "VoID statistics of the store", _statistics, beside=PROCESS, gives=("statistics",)),
     Stage("search", "search index", _search, beside=PROCESS),
-    # Beside as well: alone at the end it kept one core idle for its 15 s at 5M.
-    Stage("figures", "totals and top lists for the pages", _figures, beside=PROCESS, gives=("figures",)),
+    # Beside as well (alone at the end it kept one core idle for its 15 s at 5M), in a thread:
+    # its queries run without the GIL, and a third process beside would pass 2 GiB at 5M.
+    # After the processes: they reopen the store read-only, which this thread then reads.
+    Stage("figures", "totals and top lists for the pages", _figures, beside=THREAD, gives=("figures",)),
     Stage("dumps", "dumps streamed out of the store", _dumps, needs=("graphs",)),
     Stage("void", "VoID/DCAT and SHA256SUMS", _void, needs=("statistics",)),
     Stage("figures.json", "figures.json with the dumps' triple count", _figures_file, needs=("figures",)),
