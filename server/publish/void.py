@@ -162,15 +162,16 @@ def statistics_of_store(store: ox.Store, tally: "Tally | None" = None) -> Statis
 class Tally:
     """The counts of :data:`QUERIES` that need each distinct triple once, from the one pass
     over them that writes the merged dumps (their own SPARQL would hold every triple in a
-    hash set)."""
+    hash set), and the triples of each named graph, which the same aggregates give."""
 
-    COUNTS = ("triples", "classes", "properties", "links")
+    COUNTS = ("triples", "classes", "properties", "links", "graphs")
 
     def __init__(self) -> None:
         self.triples = 0
         self.classes: dict[str, int] = {}
         self.properties: dict[str, int] = {}
         self.links: dict[tuple[str, str], int] = {}
+        self.graphs: dict[str, int] = {}  # named graph -> its triples (repeats in other graphs included)
         self._links = set(LINK_PREDICATES)
 
     def __call__(self, triple: ox.Triple, times: int = 1) -> None:
@@ -194,6 +195,8 @@ class Tally:
             p, n = row["p"].value, int(row["n"].value)
             self.triples += n
             self.properties[p] = self.properties.get(p, 0) + n
+            if not isinstance(graph, ox.DefaultGraph):
+                self.graphs[graph.value] = self.graphs.get(graph.value, 0) + n
         typed = where.replace("?p ?o", f"<{_TYPE}> ?o")
         for row in store.query(f"SELECT ?o (COUNT(*) AS ?n) WHERE {{ {typed} FILTER(isIRI(?o)) }} GROUP BY ?o", **over):
             self.classes[row["o"].value] = self.classes.get(row["o"].value, 0) + int(row["n"].value)
@@ -209,7 +212,8 @@ class Tally:
         return {"triples": [{"n": str(self.triples)}],
                 "classes": [{"class": c, "n": str(n)} for c, n in self.classes.items() if n],
                 "properties": [{"p": p, "n": str(n)} for p, n in self.properties.items() if n],
-                "links": [{"target": t, "p": p, "n": str(n)} for (t, p), n in self.links.items() if n]}
+                "links": [{"target": t, "p": p, "n": str(n)} for (t, p), n in self.links.items() if n],
+                "graphs": [{"g": g, "n": str(n)} for g, n in self.graphs.items()]}
 
 
 _TYPE = DATA_PREFIXES["rdf"] + "type"
