@@ -423,6 +423,7 @@ def _in_thread(stage: Stage, ctx: Context, clock=time.thread_time) -> tuple[Stag
     t, c = time.monotonic(), clock()
     note = stage.run(ctx, Bar())
     report = StageReport(stage.name, time.monotonic() - t, clock() - c, _peak_mib(), note, t)
+    _give_back_memory()  # a thread's freed heap stays in its arena otherwise (the figures at 1M: 295 -> 253 MiB)
     return report, ctx.warnings, {name: getattr(ctx, name) for name in stage.gives}
 
 
