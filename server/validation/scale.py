@@ -86,8 +86,10 @@ class Sample:
 def sample(store: ox.Store, *, per_class: int = SAMPLE_PER_CLASS) -> Sample:
     """The sample described in the module docstring."""
     by_class: dict[str, list[ox.NamedNode]] = {}
-    for row in store.query("SELECT ?s ?t WHERE { ?s a ?t FILTER(isIRI(?s) && isIRI(?t)) }", use_default_graph_as_union=True):
-        by_class.setdefault(row["t"].value, []).append(row["s"])
+    # IRIs kept here, not by a FILTER in the query: that one decoded more terms (5M: 11.8 -> 7.1 s)
+    for s, t in store.query("SELECT ?s ?t WHERE { ?s a ?t }", use_default_graph_as_union=True):
+        if type(s) is ox.NamedNode and type(t) is ox.NamedNode:
+            by_class.setdefault(t.value, []).append(s)
     chosen: set[ox.NamedNode] = set()
     for nodes in by_class.values():
         step = max(1, len(nodes) // per_class)
