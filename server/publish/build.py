@@ -134,10 +134,14 @@ class Stage:
 
 # --- the stages
 
+def _derived_graphs() -> dict[str, ox.NamedNode]:
+    return {name: ox.NamedNode(graph_iri(name)) for name in DERIVED_GRAPHS}
+
+
 def _graphs(ctx: Context, bar: Bar) -> str:
     # The files' graphs are complete and derive writes only its own: dumped now, in a thread,
     # they use the second core that derive's Python leaves idle (1M: 26.6 -> 17.8 s for both).
-    derived = {ox.NamedNode(graph_iri(name)) for name in DERIVED_GRAPHS}  # derive writes their lines itself
+    derived = set(_derived_graphs().values())  # derive writes their lines itself
     ctx.graph_dumps = dumps.dump_graphs(ctx.store, [g for g in dumps.graphs_of(ctx.store) if g not in derived],
                                         ctx.layout.dumps / ctx.version, threads=1)
     return f"{len(ctx.graph_dumps)} graphs"
@@ -162,15 +166,16 @@ def _derive(ctx: Context, bar: Bar) -> str:
     bar.total(2 * len(props))  # written, then loaded
     directory = ctx.layout.dumps / ctx.version
     directory.mkdir(parents=True, exist_ok=True)
-    files = {name: dumps.graph_file(directory, ox.NamedNode(graph_iri(name))) for name in DERIVED_GRAPHS}
+    graphs = _derived_graphs()
+    files = {name: dumps.graph_file(directory, graph) for name, graph in graphs.items()}
     written = derive.write_derived(props, labels, files)
     bar.advance(len(props))
     for name, path in files.items():
         with open(path, "rb") as lines:
             while chunk := b"".join(itertools.islice(lines, DERIVE_CHUNK)):
-                ctx.store.bulk_load(chunk, ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(graph_iri(name)))
+                ctx.store.bulk_load(chunk, ox.RdfFormat.N_TRIPLES, to_graph=graphs[name])
         bar.advance(len(props) / 2)
-    ctx.derived_dumps = {ox.NamedNode(graph_iri(name)): path for name, path in files.items()}
+    ctx.derived_dumps = {graphs[name]: path for name, path in files.items()}
     count = sum(written.values())
     ctx.store.optimize()
     ctx.store.flush()
@@ -216,7 +221,8 @@ def _dumps(ctx: Context, bar: Bar) -> str:
     directory = ctx.layout.dumps / ctx.version
     bar.total(len(dumps.DUMPS))
     ctx.tally = metadata.Tally()
-    files = dumps.write_data_dumps(ctx.store, directory, tally=ctx.tally, ready={**(ctx.graph_dumps or {}), **(ctx.derived_dumps or {})})
+    ready = {**(ctx.graph_dumps or {}), **(ctx.derived_dumps or {})}  # graphs already written as N-Triples
+    files = dumps.write_data_dumps(ctx.store, directory, tally=ctx.tally, ready=ready)
     bar.advance(len(dumps.DUMPS))
     return f"{len(files)} files, {sum(f.size for f in files) / 2**20:.1f} MiB"
 
@@ -240,8 +246,7 @@ def _void(ctx: Context, bar: Bar) -> str:
 
 
 def _figures(ctx: Context, bar: Bar) -> str:
-    ctx.figures = figures.aggregates(ctx.store, version=ctx.version)
-    found = ctx.figures
+    ctx.figures = found = figures.aggregates(ctx.store, version=ctx.version)
     return f"{found['claims']:,} claims, {found['propositions']:,} propositions, {found['entities']:,} entities"
 
 

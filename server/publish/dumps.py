@@ -163,9 +163,9 @@ def write_data_dumps(store: ox.Store, directory: Path, *, tally=None, ready: dic
     Nothing is canonicalised in memory, and the same data gives byte-identical files:
     graphs come in a fixed order (:func:`graphs_of`), statements within a graph in the
     store's key order (as pyoxigraph encodes terms: the same for the same data and
-    pyoxigraph release) or, for a graph in ``ready``, in its file's order, blank nodes with the labels the store was built with
-    (server/publish/store.py makes them the same in every build), gzip headers without time
-    or name.
+    pyoxigraph release) or, for a graph in ``ready``, in its file's order, blank nodes with
+    the labels the store was built with (server/publish/store.py makes them the same in
+    every build), gzip headers without time or name.
 
     The store is read once. Reading it is what costs (about 8 µs a quad at 5M triples: every
     term is looked up by its id), while parsing N-Triples costs 1.5 µs (bench/README.md), so:

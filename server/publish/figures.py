@@ -109,9 +109,6 @@ def _count(store: ox.Store, name: str) -> int:
 
 def aggregates(store: ox.Store, *, version: str, top_n: int = TOP_N) -> dict:
     """Every figure but ``triples`` (the build computes these beside its dumps, which count those)."""
-    def count(name: str) -> int:
-        return _count(store, name)
-
     kinds = {k: 0 for k in KINDS}
     for r in _rows(store, _QUERIES["kinds"]):
         if r.get("kind") in kinds:
@@ -127,7 +124,8 @@ def aggregates(store: ox.Store, *, version: str, top_n: int = TOP_N) -> dict:
     return {
         "schema": SCHEMA,
         "version": version,
-        "claims": count("claims"), "propositions": count("propositions"), "speakers": count("speakers"),
+        "claims": _count(store, "claims"), "propositions": _count(store, "propositions"),
+        "speakers": _count(store, "speakers"),
         "entities": sum(kinds[k] for k in ENTITY_KINDS),
         "statuses": by_iri("statuses"),
         "stances": by_iri("stances"),
