@@ -28,6 +28,7 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import pyoxigraph as ox
 
@@ -177,6 +178,11 @@ def negotiate(accept: str | None, offered: list[Format]) -> Format:
     """
     if not accept or not accept.strip():
         return offered[0]
+    return _negotiate(accept, tuple(offered))
+
+
+@lru_cache(maxsize=1024)  # clients send the same few Accept headers; parsing one is most of the cost
+def _negotiate(accept: str, offered: tuple[Format, ...]) -> Format:
     ranges = _parse_accept(accept)
     if not ranges:
         return offered[0]

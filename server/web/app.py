@@ -15,8 +15,9 @@ from server import __version__
 from server.settings import Settings, get_settings
 from server.engine.backend import open_backend
 from server.web import errors
-from server.web.compression import Compression
+from server.web.compression import MINIMUM_SIZE, Compression
 from server.web.fastpath import FastPathApp
+from server.web.lane import LookupLane
 from server.web.limits import ClientLimiter
 from server.web.metrics import RequestMetrics
 from server.web.querylog import open_query_log
@@ -51,6 +52,10 @@ def _openapi_with_unique_ids(app: FastAPI) -> dict:
 # on (measured ~10 µs per lookup); ARKG does not use it.
 _NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
 
+CORS = {"allow_origins": ["*"], "allow_credentials": False, "allow_methods": ["GET", "HEAD", "POST", "OPTIONS"],
+        "allow_headers": ["*"], "expose_headers": ["ETag", "Content-Location", "Location", "Retry-After"],
+        "max_age": 86400}
+
 DESCRIPTION = """ARKG, the Afghan Resistance Knowledge Graph: attributed, possibly contested claims
 from five news articles (2021-2022) as linked data. A read-only SPARQL 1.1 endpoint,
 dereferenceable entity URIs and dumps. Data licence: CC BY 4.0."""
@@ -80,12 +85,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.query_log = open_query_log(settings)  # web/querylog.py; None when switched off
     app.add_middleware(InFlightMiddleware)
     app.add_middleware(CancelledIsUnavailable)  # SIGTERM's grace ran out: 503, not uvicorn's 500
-    app.add_middleware(Compression, minimum_size=1024)
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=False,
-                       allow_methods=["GET", "HEAD", "POST", "OPTIONS"], allow_headers=["*"],
-                       expose_headers=["ETag", "Content-Location", "Location", "Retry-After"], max_age=86400)
+    app.add_middleware(Compression)
+    app.add_middleware(CORSMiddleware, **CORS)
     app.add_middleware(RequestMetrics)  # outermost: counts every answer as the client gets it
     app.openapi = lambda: _openapi_with_unique_ids(app)
+    # bounded lookups skip the layers above (web/lane.py), with the same headers
+    app.lane = LookupLane(app, cors_headers=CORSMiddleware(None, **CORS).simple_headers, gzip_minimum=MINIMUM_SIZE)
     for router in (sparql.router, meta.router, documents.router, pages.router, dumps.router, wellknown.router, search.router):
         app.include_router(router)
     app.include_router(metrics_routes.router)  # /metrics

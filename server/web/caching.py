@@ -29,6 +29,13 @@ def etag_for(version: str, *parts: str) -> str:
     return f'W/"{version}-{digest}"'
 
 
+def query_etag(version: str, query: str, request) -> str:
+    """The ETag of a SPARQL query's answer: the query, its formats and its dataset (a
+    ``QueryRequest``'s fields)."""
+    return etag_for(version, query, request.solutions_format, request.graph_format, *request.default_graphs, "|",
+                    *request.named_graphs)
+
+
 def not_modified(request: Request, etag: str, headers: dict[str, str]) -> Response | None:
     """A 304 when the client already holds ``etag`` (GET and HEAD only)."""
     if request.method not in ("GET", "HEAD"):

@@ -18,8 +18,24 @@ query costs; here it is one list append.
 
 from __future__ import annotations
 
+import zlib
+
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import Message, Receive, Scope, Send
+
+MINIMUM_SIZE = 1024  # bytes: smaller answers go out as they are
+LEVEL = 9  # GZipMiddleware's default
+
+
+def gzip_whole(body: bytes) -> bytes:
+    """``body`` gzipped exactly as :class:`Compression` sends a one-part body (web/lane.py
+    answers without the middleware).
+
+    >>> import gzip; gzip.decompress(gzip_whole(b"abc" * 500)) == b"abc" * 500
+    True
+    """
+    compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    return compressor.compress(body) + compressor.flush()
 
 
 def _accepts_gzip(scope: Scope) -> bool:
@@ -39,6 +55,9 @@ def _with_vary(headers) -> list[tuple[bytes, bytes]]:
 
 class Compression(GZipMiddleware):
     """Starlette's GZipMiddleware for the requests that accept gzip; see the module docstring."""
+
+    def __init__(self, app, minimum_size: int = MINIMUM_SIZE):
+        super().__init__(app, minimum_size=minimum_size, compresslevel=LEVEL)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/dumps/"):

@@ -67,10 +67,12 @@ class RequestOnlyRoute(APIRoute):
 class _Dispatch:
     """Sends requests for the fast routes' paths and methods to the short stack."""
 
-    def __init__(self, full: ASGIApp, fast: ASGIApp, methods: dict[str, set[str]], app: FastAPI):
+    def __init__(self, full: ASGIApp, fast: ASGIApp, methods: dict[str, set[str]], app: "FastPathApp"):
         self.full, self.fast, self.methods, self.app = full, fast, methods, app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.app.lane is not None and await self.app.lane(scope, send):
+            return
         if scope["type"] == "http" and scope["method"] in self.methods.get(scope["path"], ()):
             scope["app"] = self.app  # what Starlette.__call__ would have set
             await self.fast(scope, receive, send)
@@ -79,7 +81,14 @@ class _Dispatch:
 
 
 class FastPathApp(FastAPI):
-    """FastAPI whose :class:`RequestOnlyRoute` routes are served by a shorter stack."""
+    """FastAPI whose :class:`RequestOnlyRoute` routes are served by a shorter stack.
+
+    ``lane``, when set, is offered every HTTP request first: an ``async (scope, send) -> bool``
+    that answers the request and returns True, or returns False having done nothing
+    (web/lane.py answers bounded SPARQL lookups that way).
+    """
+
+    lane = None
 
     def fast_routes(self) -> list[tuple[str, RequestOnlyRoute]]:
         """(full path, route) of every RequestOnlyRoute, included routers' prefixes applied."""
@@ -93,7 +102,7 @@ class FastPathApp(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         full = super().build_middleware_stack()
         routes = self.fast_routes()
-        if not routes:
+        if not routes and self.lane is None:
             return full
         methods: dict[str, set[str]] = {}
         for path, route in routes:

@@ -30,6 +30,7 @@ import math
 import time
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import AsyncIterator, Callable, TypeVar
 
 from starlette.requests import Request
@@ -42,6 +43,7 @@ T = TypeVar("T")
 _SWEEP_EVERY = 30.0  # seconds between removals of clients back at their initial state
 
 
+@lru_cache(maxsize=4096)  # parsing the address is most of a lookup's limiter cost; peers repeat
 def key_of(host: str | None) -> str:
     """The identity a limit is kept under for a peer address."""
     if not host:

@@ -98,9 +98,15 @@ async def observed(request: Request, query: str, *, bounded: bool = False) -> As
         if pooled:
             _in_flight -= 1
             _set_workers(getattr(state, "backend", None), settings.query_workers)
-        metrics.QUERY_SECONDS.labels(outcome).observe(seconds)
-        _count_inline(getattr(state, "backend", None))
-        log = getattr(state, "query_log", None)
-        if log is not None:
-            log.record(route=metrics.route_of(request.scope), client_key=client_key(request), query=query,
-                       seconds=seconds, outcome=outcome, result_bytes=record.result_bytes)
+        finished(state, route=metrics.route_of(request.scope), client=client_key(request), query=query,
+                 seconds=seconds, outcome=outcome, result_bytes=record.result_bytes)
+
+
+def finished(state, *, route: str, client: str, query: str, seconds: float, outcome: str, result_bytes: int) -> None:
+    """Record one query that ended: its duration in the metrics, a line in the query log."""
+    metrics.QUERY_SECONDS.labels(outcome).observe(seconds)
+    _count_inline(getattr(state, "backend", None))
+    log = getattr(state, "query_log", None)
+    if log is not None:
+        log.record(route=route, client_key=client, query=query, seconds=seconds, outcome=outcome,
+                   result_bytes=result_bytes)

@@ -15,11 +15,12 @@ from server.sparql.service import prepare
 from server.sparql.service_description import PREFIXES as SD_PREFIXES, service_description
 from server.engine.backend import Backend
 from server.model.urls import UrlMap
-from server.web.caching import conditional, etag_for
+from server.web.caching import conditional, etag_for, query_etag
 from server.web.deps import get_backend, get_urls, metered_backend
 from server.web.errors import ClientError
 from server.web.observe import observed
 from server.web.fastpath import RequestOnlyRoute
+from server.web.lane import DECLINED
 from server.web.pages import query_page
 
 router = APIRouter(tags=["sparql"], route_class=RequestOnlyRoute)  # served by the short stack (fastpath.py)
@@ -107,17 +108,18 @@ async def answer(request: Request, pq: protocol.ProtocolQuery, backend: Backend,
         return await describe_service(request, backend, settings, urls)
     accept = request.headers.get("accept")
     prepared = prepare(pq, accept, backend.info, urls, settings.allowed_service_endpoints)
+    # web/lane.py has tried the in-process store already if it marked the request declined
+    bounded = prepared.bounded and not request.scope.get(DECLINED)
+
     async def respond() -> Response:
-        async with observed(request, pq.query, bounded=prepared.bounded) as seen:  # metrics and query log
+        async with observed(request, pq.query, bounded=bounded) as seen:  # metrics and query log
             async with metered_backend(request) as metered:  # charged to this client (limits.py)
-                result = await metered.run_prepared(prepared.request, bounded=prepared.bounded, timeout=pq.timeout)
+                result = await metered.run_prepared(prepared.request, bounded=bounded, timeout=pq.timeout)
             seen.result_bytes = len(result.body)
         return Response(result.body, media_type=formats.by_name(result.format).content_type)
 
     if request.method in ("GET", "HEAD"):
-        etag = etag_for(backend.info.version, pq.query, prepared.request.solutions_format,
-                        prepared.request.graph_format, *prepared.request.default_graphs, "|",
-                        *prepared.request.named_graphs)
+        etag = query_etag(backend.info.version, pq.query, prepared.request)
         return await conditional(request, etag, respond, headers={"Vary": "Accept"})
     response = await respond()  # POST: not cacheable
     response.headers.update({"Vary": "Accept", "Cache-Control": "no-store"})
