@@ -72,7 +72,7 @@ class LookupLane:
                 return False
         state = self.app.state
         backend = getattr(state, "backend", None)
-        if backend is None:
+        if getattr(backend, "inline", None) is None:  # a remote engine, or in-process answers switched off
             return False
         settings = state.settings
         try:

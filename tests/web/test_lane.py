@@ -149,3 +149,14 @@ def test_an_answer_over_the_cap_goes_to_a_worker_once(build_dir, tmp_path):
         assert recorder.answered == [False]
         assert inline.too_large == 1  # tried in the lane, not again in the route
         assert len(json.loads(response.content)["results"]["bindings"]) > 1
+
+
+def test_without_an_in_process_store_the_lane_stands_aside(build_dir, tmp_path):
+    settings = Settings(query_workers=1, public_url="http://testserver/", rate_limit=False, build_dir=build_dir,
+                        inline_max_bytes=0, query_log_path=tmp_path / "q.jsonl")
+    app = create_app(settings)
+    with TestClient(app) as client:
+        recorder = app.lane = Recorder(app.lane)
+        response = client.get("/sparql", params={"query": ASK})
+    assert response.status_code == 200 and json.loads(response.content)["boolean"] is True
+    assert recorder.answered == [False]
