@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 yield
         finally:
             await app.state.backend.close()
+            if app.state.query_log is not None:
+                app.state.query_log.close()  # the lines still held (web/querylog.py)
 
     app = FastPathApp(title="ARKG", version=__version__, description=DESCRIPTION, lifespan=lifespan, telemetry=_NO_TELEMETRY,
                   license_info={"name": "Data: CC BY 4.0; code: MIT"})

@@ -16,6 +16,7 @@ Off with ``ARKG_QUERY_LOG=false``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -23,6 +24,10 @@ import time
 from pathlib import Path
 
 from server.settings import Settings
+
+
+FLUSH_SECONDS = 1.0  # the longest a record waits before it is written
+FLUSH_LINES = 1000  # written at once when this many wait
 
 
 def log_path(settings: Settings) -> Path:
@@ -34,16 +39,15 @@ def log_path(settings: Settings) -> Path:
 
 
 class RotatingLines:
-    """Appends lines to ``path``, rotated by size as logging's ``RotatingFileHandler`` does
-    (``path.1`` the newest old file, up to ``path.<backups>``; no backups: truncated).
+    """Appends whole lines to ``path``, rotated by size as logging's ``RotatingFileHandler``
+    does (``path.1`` the newest old file, up to ``path.<backups>``; no backups: truncated).
 
     Why not that handler: per line it built a ``LogRecord``, looked up its caller, took a
-    lock and ran two ``stat`` calls to decide on rotation, about 15 µs of a lookup's 25 µs
-    of logging (bench/README.md, "The lookup lane"). Here the size is counted, not asked.
+    lock and ran two ``stat`` calls to decide on rotation. Here the size is counted.
 
     >>> import tempfile; d = Path(tempfile.mkdtemp())
     >>> lines = RotatingLines(d / "q.jsonl", max_bytes=10, backups=2)
-    >>> for text in ("aaaa", "bbbb", "cccc", "dddd"): lines.write(text)
+    >>> for text in ("aaaa", "bbbb", "cccc", "dddd"): lines.write([text])
     >>> [(p.name, p.read_text().split()) for p in sorted(d.iterdir())]
     [('q.jsonl', ['dddd']), ('q.jsonl.1', ['cccc']), ('q.jsonl.2', ['bbbb'])]
     """
@@ -53,14 +57,15 @@ class RotatingLines:
         self._file = None  # opened at the first line
         self._size = 0
 
-    def write(self, line: str) -> None:
-        data = (line + "\n").encode("utf-8")
+    def write(self, lines: list[str]) -> None:
+        """Write ``lines`` together, in one call (rotating first if they would pass the size)."""
+        data = "".join(line + "\n" for line in lines).encode("utf-8")
         if self._file is None:
             self._file = open(self.path, "ab", buffering=0)
             self._size = self._file.tell()
         if self._size and self._size + len(data) >= self.max_bytes:  # as logging's handler
             self._rotate()
-        self._file.write(data)  # unbuffered: one write, whole lines, nothing held back
+        self._file.write(data)
         self._size += len(data)
 
     def _rotate(self) -> None:
@@ -83,7 +88,15 @@ class RotatingLines:
 
 
 class QueryLog:
-    """Writes query records, one JSON line each, to a size-rotated file of its own."""
+    """Query records, one JSON line each, in a size-rotated file of this process's own.
+
+    A record made on an event loop waits at most :data:`FLUSH_SECONDS` (or until
+    :data:`FLUSH_LINES` wait) and is then formatted and written with the others, as nginx's
+    ``access_log ... buffer= flush=`` does: formatting and writing each line as its query
+    ended cost lookups 10-15% of their throughput (bench/README.md, "The lookup lane").
+    A process killed with SIGKILL loses at most that second of lines; :meth:`close` (the
+    app's shutdown) writes them. Without a running loop every record is written at once.
+    """
 
     def __init__(self, settings: Settings):
         path = log_path(settings)
@@ -91,6 +104,7 @@ class QueryLog:
         self.path = path
         self.salt = (settings.query_log_salt.get_secret_value() if settings.query_log_salt else os.urandom(16).hex())
         self.lines = RotatingLines(path, max_bytes=settings.query_log_max_bytes, backups=settings.query_log_backups)
+        self._pending: list[tuple] = []  # records not yet written
         self._hashes: dict[str, str] = {}  # client key -> its salted hash (the same few clients ask again and again)
         self._second: tuple[int, str] = (-1, "")  # the time's text, to the second
 
@@ -110,15 +124,32 @@ class QueryLog:
 
     def record(self, *, route: str, client_key: str, query: str, seconds: float, outcome: str,
                result_bytes: int) -> None:
-        line = {
-            "time": self._time(time.time()), "route": route, "client": self.client_hash(client_key),
+        self._pending.append((time.time(), route, client_key, query, seconds, outcome, result_bytes))
+        if len(self._pending) >= FLUSH_LINES:
+            self.flush()
+        elif len(self._pending) == 1:  # the first record waiting: written within FLUSH_SECONDS
+            try:
+                asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
+            except RuntimeError:  # no loop in this thread
+                self.flush()
+
+    def flush(self) -> None:
+        """Format and write the records waiting."""
+        pending, self._pending = self._pending, []
+        if pending:
+            self.lines.write([self._line(*record) for record in pending])
+
+    def _line(self, now: float, route: str, client_key: str, query: str, seconds: float, outcome: str,
+              result_bytes: int) -> str:
+        return json.dumps({
+            "time": self._time(now), "route": route, "client": self.client_hash(client_key),
             "query_sha256": hashlib.sha256(query.encode("utf-8", "surrogatepass")).hexdigest(),
             "query_chars": len(query), "seconds": round(seconds, 6), "outcome": outcome,
             "result_bytes": result_bytes,
-        }
-        self.lines.write(json.dumps(line, separators=(",", ":")))
+        }, separators=(",", ":"))
 
     def close(self) -> None:
+        self.flush()
         self.lines.close()
 
 

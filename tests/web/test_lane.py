@@ -3,6 +3,7 @@ full app answers them; everything else handed to the full app untouched."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from server.settings import Settings
 from server.web.app import create_app
+from tests.reliability_tools import wait_until
 
 E = "https://w3id.org/arkg/id/person/ahmad-massoud"
 LOOKUP = f"SELECT ?p ?o WHERE {{ <{E}> ?p ?o }}"
@@ -118,9 +120,13 @@ def test_the_lane_records_what_the_full_app_records(lane_app):
     assert count(after, 'arkg_query_duration_seconds_count{outcome="ok"}') - \
         count(before, 'arkg_query_duration_seconds_count{outcome="ok"}') == 1
     assert count(after, "arkg_inline_lookups_total") - count(before, "arkg_inline_lookups_total") == 1
-    import hashlib
-    lines = [json.loads(line) for line in log.read_text().splitlines()]
-    mine = [line for line in lines if line["query_sha256"] == hashlib.sha256(query.encode()).hexdigest()]
+    digest = hashlib.sha256(query.encode()).hexdigest()
+
+    def logged():  # lines are written within a second (web/querylog.py)
+        lines = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        return [line for line in lines if line["query_sha256"] == digest]
+
+    mine = wait_until(logged, timeout=5)
     assert len(mine) == 1 and mine[0]["route"] == "/sparql" and mine[0]["outcome"] == "ok"
     assert mine[0]["result_bytes"] > 0
 

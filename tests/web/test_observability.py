@@ -75,8 +75,15 @@ def test_query_log_lines(observed_client):
     client, log = observed_client
     query = "SELECT (1 AS ?one) {}  # logged"
     assert client.get("/sparql", params={"query": query}).status_code == 200
-    lines = [json.loads(line) for line in log.read_text().splitlines()]
-    mine = [line for line in lines if line["query_sha256"] == hashlib.sha256(query.encode()).hexdigest()]
+    digest = hashlib.sha256(query.encode()).hexdigest()
+
+    def mine_logged():  # lines are written within a second (web/querylog.py)
+        lines = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        return lines if any(line["query_sha256"] == digest for line in lines) else None
+
+    lines = wait_until(mine_logged, timeout=5)
+    assert lines, "the query's line never reached the log"
+    mine = [line for line in lines if line["query_sha256"] == digest]
     assert len(mine) == 1
     line = mine[0]
     assert set(line) == {"time", "route", "client", "query_sha256", "query_chars", "seconds", "outcome", "result_bytes"}
@@ -121,9 +128,12 @@ def test_metrics_are_summed_over_uvicorn_workers(tmp_path):
             found = samples(r.text)
             assert value(found, "arkg_http_requests_total", route="/sparql", status="200") == sent
             assert value(found, "arkg_query_duration_seconds_count", outcome="ok") == sent
-        logs = list(tmp_path.glob("queries-*.jsonl"))  # one file per worker process
-        pids = {p.stem.rsplit("-", 1)[1] for p in logs}
-        assert sum(len(p.read_text().splitlines()) for p in logs) == sent and len(pids) >= 1
+        def logged() -> int:  # one file per worker process; lines are written within a second
+            return sum(len(p.read_text().splitlines()) for p in tmp_path.glob("queries-*.jsonl"))
+
+        wait_until(lambda: logged() >= sent, timeout=5)
+        pids = {p.stem.rsplit("-", 1)[1] for p in tmp_path.glob("queries-*.jsonl")}
+        assert logged() == sent and len(pids) >= 1
     finally:
         server.stop()
 
