@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
@@ -131,12 +132,19 @@ def test_the_lane_records_what_the_full_app_records(lane_app):
     assert mine[0]["result_bytes"] > 0
 
 
-def test_a_spent_budget_is_refused_by_the_full_app(build_dir, tmp_path):
-    settings = Settings(query_workers=1, public_url="http://testserver/", rate_limit=True, build_dir=build_dir,
-                        client_query_seconds_per_minute=0.001, query_log_path=tmp_path / "q.jsonl")
+@contextmanager
+def small_app(build_dir, tmp_path, **settings):
+    """A TestClient over an app of its own with ``settings``, its lane recorded: (app, client, recorder)."""
+    settings = Settings(query_workers=1, public_url="http://testserver/", build_dir=build_dir,
+                        query_log_path=tmp_path / "q.jsonl", **{"rate_limit": False, **settings})
     app = create_app(settings)
     with TestClient(app) as client:
         recorder = app.lane = Recorder(app.lane)
+        yield app, client, recorder
+
+
+def test_a_spent_budget_is_refused_by_the_full_app(build_dir, tmp_path):
+    with small_app(build_dir, tmp_path, rate_limit=True, client_query_seconds_per_minute=0.001) as (_, client, recorder):
         statuses = [client.get("/sparql", params={"query": LOOKUP}).status_code for _ in range(60)]
     assert 429 in statuses  # each lookup is charged, so the budget runs out
     refused = [answered for answered, status in zip(recorder.answered, statuses) if status == 429]
@@ -144,11 +152,7 @@ def test_a_spent_budget_is_refused_by_the_full_app(build_dir, tmp_path):
 
 
 def test_an_answer_over_the_cap_goes_to_a_worker_once(build_dir, tmp_path):
-    settings = Settings(query_workers=1, public_url="http://testserver/", rate_limit=False, build_dir=build_dir,
-                        inline_max_bytes=200, query_log_path=tmp_path / "q.jsonl")
-    app = create_app(settings)
-    with TestClient(app) as client:
-        recorder = app.lane = Recorder(app.lane)
+    with small_app(build_dir, tmp_path, inline_max_bytes=200) as (app, client, recorder):
         inline = app.state.backend.inline
         response = client.get("/sparql", params={"query": LOOKUP})
         assert response.status_code == 200 and len(response.content) > 200
@@ -158,11 +162,7 @@ def test_an_answer_over_the_cap_goes_to_a_worker_once(build_dir, tmp_path):
 
 
 def test_without_an_in_process_store_the_lane_stands_aside(build_dir, tmp_path):
-    settings = Settings(query_workers=1, public_url="http://testserver/", rate_limit=False, build_dir=build_dir,
-                        inline_max_bytes=0, query_log_path=tmp_path / "q.jsonl")
-    app = create_app(settings)
-    with TestClient(app) as client:
-        recorder = app.lane = Recorder(app.lane)
+    with small_app(build_dir, tmp_path, inline_max_bytes=0) as (_, client, recorder):
         response = client.get("/sparql", params={"query": ASK})
     assert response.status_code == 200 and json.loads(response.content)["boolean"] is True
     assert recorder.answered == [False]
