@@ -11,11 +11,12 @@ negotiation), the client's time budget, the in-process store, the metrics and th
 log, the same ETag, cache, CORS and gzip headers; only the layers are left out.
 
 It answers only a plain 200: ``GET /sparql`` with a bounded query, no ``If-None-Match``, a
-result within the in-process cap. Anything else it hands to
-the full app untouched, before doing any work, and the app answers as it always has: errors
-keep their one mapping (web/errors.py), 304s their one helper (web/caching.py). The one
-case handed over after evaluating is a result over the cap; the request is then marked
-(:data:`DECLINED`) so that the app sends it straight to a query worker.
+result within the in-process cap. Anything else it hands to the full app untouched, before
+doing any work, and the app answers as it always has: errors keep their one mapping
+(web/errors.py), 304s their one helper (web/caching.py). The one case handed over after
+evaluating is a result over the cap; the request is then marked (:data:`DECLINED`) so that
+the app sends it straight to a query worker. A spent time budget or a query error is
+handed over too, and answered (and charged, and logged) by the app.
 
 tests/web/test_lane.py compares the lane's answers with the full app's, header by header.
 """
