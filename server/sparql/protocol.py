@@ -61,8 +61,22 @@ def _text(raw: bytes, what: str) -> str:
 
 def parse_params(items: list[tuple[str, str]]) -> ProtocolQuery:
     """Protocol parameters (from the URL or a form body) to a query."""
-    queries = [v for k, v in items if k == "query"]
-    if any(k == "update" for k, _ in items):
+    queries, defaults, named, hints, timeouts, update = [], [], [], [], [], False
+    for k, v in items:  # one pass: this runs for every lookup
+        if k == "query":
+            queries.append(v)
+        elif k == "default-graph-uri":
+            defaults.append(v)
+        elif k == "named-graph-uri":
+            named.append(v)
+        elif k in FORMAT_HINTS:
+            if v.strip():
+                hints.append(v)
+        elif k == "timeout":
+            timeouts.append(v)
+        elif k == "update":
+            update = True
+    if update:
         raise ProtocolError(403, READ_ONLY)
     if len(queries) > 1:
         raise ProtocolError(400, f"Exactly one 'query' parameter is allowed; this request has {len(queries)}.")
@@ -73,13 +87,8 @@ def parse_params(items: list[tuple[str, str]]) -> ProtocolQuery:
         raise ProtocolError(400, "The 'query' parameter is empty; send a SPARQL query.")
     if query is not None and "\x00" in query:
         raise ProtocolError(400, "The query contains a NUL character; remove it.")
-    return ProtocolQuery(
-        query=query,
-        default_graphs=tuple(v for k, v in items if k == "default-graph-uri"),
-        named_graphs=tuple(v for k, v in items if k == "named-graph-uri"),
-        format_hints=tuple(v for k, v in items if k in FORMAT_HINTS and v.strip()),
-        timeout=parse_timeout([v for k, v in items if k == "timeout"]),
-    )
+    return ProtocolQuery(query=query, default_graphs=tuple(defaults), named_graphs=tuple(named),
+                         format_hints=tuple(hints), timeout=parse_timeout(timeouts))
 
 
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s)?\s*", re.IGNORECASE)
