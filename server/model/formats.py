@@ -175,10 +175,19 @@ def negotiate(accept: str | None, offered: list[Format]) -> Format:
     """The offered format the client prefers; the first offered when it states no preference.
 
     Ties go to the server's order. Raises :class:`NotAcceptable` when nothing fits.
+
+    >>> before = _negotiate.cache_info().currsize  # a long header is not kept
+    >>> negotiate("text/x-long;q=0.1, " * 100 + "text/csv", RESULTS).name, _negotiate.cache_info().currsize == before
+    ('csv', True)
     """
     if not accept or not accept.strip():
         return offered[0]
+    if len(accept) > _CACHED_ACCEPT:  # a long header is worked out, not kept: the cache stays small
+        return _negotiate.__wrapped__(accept, tuple(offered))
     return _negotiate(accept, tuple(offered))
+
+
+_CACHED_ACCEPT = 512  # characters: browsers' and clients' Accept headers are well under it
 
 
 @lru_cache(maxsize=1024)  # clients send the same few Accept headers; parsing one is most of the cost
