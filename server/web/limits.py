@@ -43,9 +43,15 @@ T = TypeVar("T")
 _SWEEP_EVERY = 30.0  # seconds between removals of clients back at their initial state
 
 
-@lru_cache(maxsize=4096)  # parsing the address is most of a lookup's limiter cost; peers repeat
 def key_of(host: str | None) -> str:
     """The identity a limit is kept under for a peer address."""
+    if host is not None and len(host) > 64:  # not an address (IPv6 text is at most 45): not kept
+        return _key_of.__wrapped__(host)
+    return _key_of(host)
+
+
+@lru_cache(maxsize=4096)  # parsing the address is most of a lookup's limiter cost; peers repeat
+def _key_of(host: str | None) -> str:
     if not host:
         return "unknown"
     try:
