@@ -124,7 +124,9 @@ class QueryLog:
 
     def record(self, *, route: str, client_key: str, query: str, seconds: float, outcome: str,
                result_bytes: int) -> None:
-        self._pending.append((time.time(), route, client_key, query, seconds, outcome, result_bytes))
+        # the query's digest now: a query text (up to the body limit) is not held until the flush
+        digest = hashlib.sha256(query.encode("utf-8", "surrogatepass")).hexdigest()
+        self._pending.append((time.time(), route, client_key, digest, len(query), seconds, outcome, result_bytes))
         if len(self._pending) >= FLUSH_LINES:
             self.flush()
         elif len(self._pending) == 1:  # the first record waiting: written within FLUSH_SECONDS
@@ -139,12 +141,11 @@ class QueryLog:
         if pending:
             self.lines.write([self._line(*record) for record in pending])
 
-    def _line(self, now: float, route: str, client_key: str, query: str, seconds: float, outcome: str,
+    def _line(self, now: float, route: str, client_key: str, digest: str, chars: int, seconds: float, outcome: str,
               result_bytes: int) -> str:
         return json.dumps({
             "time": self._time(now), "route": route, "client": self.client_hash(client_key),
-            "query_sha256": hashlib.sha256(query.encode("utf-8", "surrogatepass")).hexdigest(),
-            "query_chars": len(query), "seconds": round(seconds, 6), "outcome": outcome,
+            "query_sha256": digest, "query_chars": chars, "seconds": round(seconds, 6), "outcome": outcome,
             "result_bytes": result_bytes,
         }, separators=(",", ":"))
 
