@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import socket
 import threading
@@ -76,6 +78,18 @@ def wait_until(predicate, timeout: float, step: float = 0.1):
         time.sleep(step)
         value = predicate()
     return value
+
+
+def logged_lines(log: Path, query: str, timeout: float = 5) -> list[dict]:
+    """The query log's lines once ``query``'s line is among them (lines are written within a
+    second: web/querylog.py), or [] if it is not there within ``timeout`` seconds."""
+    digest = hashlib.sha256(query.encode()).hexdigest()
+
+    def found():
+        lines = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        return lines if any(line["query_sha256"] == digest for line in lines) else []
+
+    return wait_until(found, timeout=timeout)
 
 
 def copy_dataset(dest: Path) -> Path:

@@ -95,11 +95,9 @@ def _ranked(store: ox.Store, rows: list[dict[str, str]], limit: int | None = Non
     return [{"iri": iri, "label": _label(store, iri), "n": n} for n, iri in ranked]
 
 
-def compute(store: ox.Store, *, version: str, top_n: int = TOP_N, triples: int | None = None) -> dict:
-    """The figures of the data in ``store`` (see the module docstring for the shape);
-    ``triples``, when the caller counted the distinct triples already, is not counted again."""
-    return {**aggregates(store, version=version, top_n=top_n),
-            "triples": _count(store, "triples") if triples is None else triples}
+def compute(store: ox.Store, *, version: str, top_n: int = TOP_N) -> dict:
+    """The figures of the data in ``store`` (see the module docstring for the shape)."""
+    return {**aggregates(store, version=version, top_n=top_n), "triples": _count(store, "triples")}
 
 
 def _count(store: ox.Store, name: str) -> int:

@@ -26,12 +26,12 @@ from __future__ import annotations
 import time
 
 from server.model import formats
-from server.model.urls import UrlMap
 from server.sparql import protocol
 from server.sparql.service import prepare
 from server.web import metrics
 from server.web.caching import CACHE_DYNAMIC, query_etag
 from server.web.compression import gzip_whole
+from server.web.deps import get_urls
 from server.web.limits import key_of
 from server.web.observe import finished
 
@@ -48,13 +48,7 @@ class LookupLane:
         self.app = app  # the FastAPI app: its state holds the backend, settings, limiter, query log
         self.cors = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in cors_headers.items()]
         self.gzip_minimum = gzip_minimum
-        self._urls: tuple[object, UrlMap] | None = None
         self._ok = metrics.REQUESTS.labels(PATH, "200")
-
-    def urls(self, settings) -> UrlMap:
-        if self._urls is None or self._urls[0] is not settings:
-            self._urls = (settings, UrlMap(settings.public_url, settings.base_iri))
-        return self._urls[1]
 
     async def __call__(self, scope, send) -> bool:
         """Answer the request and return True, or return False having done nothing."""
@@ -80,7 +74,7 @@ class LookupLane:
             pq = protocol.parse_params(protocol.parse_query_string(scope["query_string"]))
             if pq.query is None:
                 return False
-            prepared = prepare(pq, accept, backend.info, self.urls(settings), settings.allowed_service_endpoints)
+            prepared = prepare(pq, accept, backend.info, get_urls(settings), settings.allowed_service_endpoints)
         except Exception:  # noqa: BLE001 (the full app answers it, with its one error mapping)
             return False
         if not prepared.bounded:

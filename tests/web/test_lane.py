@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from server.settings import Settings
 from server.web.app import create_app
-from tests.reliability_tools import wait_until
+from tests.reliability_tools import logged_lines
 
 E = "https://w3id.org/arkg/id/person/ahmad-massoud"
 LOOKUP = f"SELECT ?p ?o WHERE {{ <{E}> ?p ?o }}"
@@ -122,12 +122,7 @@ def test_the_lane_records_what_the_full_app_records(lane_app):
         count(before, 'arkg_query_duration_seconds_count{outcome="ok"}') == 1
     assert count(after, "arkg_inline_lookups_total") - count(before, "arkg_inline_lookups_total") == 1
     digest = hashlib.sha256(query.encode()).hexdigest()
-
-    def logged():  # lines are written within a second (web/querylog.py)
-        lines = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-        return [line for line in lines if line["query_sha256"] == digest]
-
-    mine = wait_until(logged, timeout=5)
+    mine = [line for line in logged_lines(log, query) if line["query_sha256"] == digest]
     assert len(mine) == 1 and mine[0]["route"] == "/sparql" and mine[0]["outcome"] == "ok"
     assert mine[0]["result_bytes"] > 0
 

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from server.settings import Settings
 from server.web.app import create_app
 from tests.conftest import LiveServer
-from tests.reliability_tools import RUNAWAY, copy_dataset, wait_until
+from tests.reliability_tools import RUNAWAY, copy_dataset, logged_lines, wait_until
 
 ASK = "ASK { ?s a ?t }"
 
@@ -76,12 +76,7 @@ def test_query_log_lines(observed_client):
     query = "SELECT (1 AS ?one) {}  # logged"
     assert client.get("/sparql", params={"query": query}).status_code == 200
     digest = hashlib.sha256(query.encode()).hexdigest()
-
-    def mine_logged():  # lines are written within a second (web/querylog.py)
-        lines = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-        return lines if any(line["query_sha256"] == digest for line in lines) else None
-
-    lines = wait_until(mine_logged, timeout=5)
+    lines = logged_lines(log, query)
     assert lines, "the query's line never reached the log"
     mine = [line for line in lines if line["query_sha256"] == digest]
     assert len(mine) == 1
