@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     query_log_backups: int = Field(5, ge=0, description="Rotated query log files kept.")
     query_log_salt: Optional[SecretStr] = Field(None, description="Salt of the client hash in the query log "
                                                 "(default: new at each start, so hashes link nothing across runs).")
+    stall_report_after: float = Field(3.0, ge=0, description="Seconds a server process's event loop may stand still "
+                                      "before the stacks of its threads are written to stderr (server/web/stalls.py; 0: off).")
 
     @field_validator("public_url", "base_iri")
     @classmethod

@@ -23,6 +23,7 @@ from server.web.metrics import RequestMetrics
 from server.web.querylog import open_query_log
 from server.web.reload import InFlightMiddleware, reloading
 from server.web.shutdown import CancelledIsUnavailable
+from server.web.stalls import StallWatch
 from server.web.routers import documents
 from server.web.routers import dumps
 from server.web.routers import meta
@@ -67,16 +68,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        backend = open_backend(settings)
-        await backend.start()
-        app.state.backend = backend
+        watch = StallWatch(after=settings.stall_report_after)
+        if settings.stall_report_after:
+            watch.start()  # a loop held for seconds leaves its stack in the log (web/stalls.py)
         try:
-            async with reloading(app, settings):  # SIGHUP: validate, start, swap (server/web/reload.py)
-                yield
+            backend = open_backend(settings)
+            await backend.start()
+            app.state.backend = backend
+            try:
+                async with reloading(app, settings):  # SIGHUP: validate, start, swap (server/web/reload.py)
+                    yield
+            finally:
+                await app.state.backend.close()
+                if app.state.query_log is not None:
+                    app.state.query_log.close()  # the lines still held (web/querylog.py)
         finally:
-            await app.state.backend.close()
-            if app.state.query_log is not None:
-                app.state.query_log.close()  # the lines still held (web/querylog.py)
+            watch.stop()
 
     app = FastPathApp(title="ARKG", version=__version__, description=DESCRIPTION, lifespan=lifespan, telemetry=_NO_TELEMETRY,
                   license_info={"name": "Data: CC BY 4.0; code: MIT"})

@@ -1,0 +1,61 @@
+"""Stall reports: every thread's stack on stderr when a server process's event loop stops turning.
+
+A server process whose event loop does not turn for seconds answers nothing, and with
+``--workers N`` uvicorn's supervisor kills a worker that misses its 5 s health check. What
+held the loop (or the GIL) is gone by then; this leaves its stack in the log. The loop
+re-arms :func:`faulthandler.dump_traceback_later` every quarter of ``after`` seconds; when it
+has not for ``after`` seconds, faulthandler's own C thread writes the stacks of all
+threads (it needs no GIL, so it writes while one thread holds it, which is when it matters).
+The process goes on: a report is a diagnosis, not a kill.
+
+faulthandler keeps one such timer per process, so watches share it: it is cancelled when
+the last one stops.
+
+>>> import asyncio
+>>> async def main():
+...     before = StallWatch.active  # a test session's app may hold one
+...     watch = StallWatch(after=2.0)
+...     watch.start()
+...     await asyncio.sleep(0)
+...     started = StallWatch.active - before
+...     watch.stop()
+...     return started, StallWatch.active - before
+>>> asyncio.run(main())
+(1, 0)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import faulthandler
+
+STDERR = 2  # the descriptor, not sys.stderr: test runners replace that with objects faulthandler cannot write to
+
+
+class StallWatch:
+    """Re-arms the process's stall timer from one event loop until :meth:`stop`."""
+
+    active = 0  # watches started and not stopped, in this process
+
+    def __init__(self, *, after: float):
+        self.after = after
+        self._handle: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def rearm() -> None:
+            faulthandler.dump_traceback_later(self.after, repeat=False, file=STDERR)
+            self._handle = loop.call_later(self.after / 4, rearm)
+
+        StallWatch.active += 1
+        rearm()
+
+    def stop(self) -> None:
+        if self._handle is None:
+            return
+        self._handle.cancel()
+        self._handle = None
+        StallWatch.active -= 1
+        if StallWatch.active == 0:
+            faulthandler.cancel_dump_traceback_later()
