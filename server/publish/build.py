@@ -256,9 +256,14 @@ def _figures_file(ctx: Context, bar: Bar) -> str:
 
 
 def _search(ctx: Context, bar: Bar) -> str:
+    import sqlite3
+
     from server.publish.search_index import build_search_index
 
-    build_search_index(ctx.store, ctx.layout.search_index)
+    try:
+        build_search_index(ctx.store, ctx.layout.search_index)
+    except sqlite3.Error as exc:  # "database or disk is full" above all: an operator's problem, said in one line
+        raise BuildFailed(f"search index: {exc} (writing {ctx.layout.search_index.parent})") from exc
     return f"{ctx.layout.search_index.stat().st_size / 2**20:.1f} MiB"
 
 

@@ -64,3 +64,22 @@ def test_the_next_stages_run_while_a_stage_beside_does(beside, tmp_path):
     manifest = builder.read_manifest(result.layout)
     assert [s["name"] for s in manifest["stages"]] == ["store", "derive", "slow", "statistics", "dumps", "void"]
     assert all(s["started_s"] >= 0 for s in manifest["stages"])
+
+
+def test_a_full_disk_under_the_search_index_fails_the_build_in_one_line(tmp_path, monkeypatch):
+    """SQLite's own "database or disk is full" (here from a page cap, as a full disk gives it)
+    is a BuildFailed naming the stage and the directory, not a traceback; nothing is left."""
+    import sqlite3
+
+    real = sqlite3.connect
+
+    def capped(*args, **kwargs):
+        db = real(*args, **kwargs)
+        db.execute("PRAGMA max_page_count = 16")
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", capped)
+    stages = [s for s in builder.STAGES if s.name in ("store", "derive", "search")]
+    with pytest.raises(builder.BuildFailed, match=r"^search index: .*database or disk is full.* \(writing "):
+        builder.build(tmp_path, validate=False, stages=stages)
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []  # no version, no staging
