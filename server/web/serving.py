@@ -182,12 +182,17 @@ def config(settings: Settings) -> uvicorn.Config:
         proxy_headers=bool(settings.forwarded_allow_ips), forwarded_allow_ips=settings.forwarded_allow_ips or None)
 
 
+METRICS_PREFIX = "arkg-metrics-"  # + the pid of the `arkg serve` process + "-" + random
+
+
 def prepare_metrics(settings: Settings) -> None:
     """Before any worker starts: an empty directory for prometheus_client's per-process files
     in ``PROMETHEUS_MULTIPROC_DIR`` (web/metrics.py; counts of an earlier run would add to
     this one's), and one query-log salt for every worker (web/querylog.py)."""
     if settings.metrics_dir is None:
-        directory = Path(tempfile.mkdtemp(prefix="arkg-metrics-"))
+        root = Path(tempfile.gettempdir())
+        sweep_metrics_dirs(root)
+        directory = Path(tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-", dir=root))
         atexit.register(shutil.rmtree, directory, ignore_errors=True)
     else:
         directory = Path(settings.metrics_dir)
@@ -197,6 +202,26 @@ def prepare_metrics(settings: Settings) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
     if settings.query_log_salt is None:
         os.environ["ARKG_QUERY_LOG_SALT"] = secrets.token_hex(16)
+
+
+def sweep_metrics_dirs(root: Path) -> list[Path]:
+    """Remove the temporary metrics directories of `arkg serve` processes that are gone; the
+    ones removed. A server cannot be trusted to remove its own: uvicorn ends a SIGTERM by
+    raising it again with the default action (no exit handlers run), and SIGKILL or the OOM
+    killer run none either. So each start sweeps what earlier ones left."""
+    removed = []
+    for directory in root.glob(f"{METRICS_PREFIX}*-*"):
+        pid = directory.name[len(METRICS_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or not directory.is_dir() or directory.stat().st_uid != os.geteuid():
+            continue  # not one of ours
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:  # gone: its directory is nobody's
+            shutil.rmtree(directory, ignore_errors=True)
+            removed.append(directory)
+        except PermissionError:  # alive, another user's
+            pass
+    return removed
 
 
 def run(settings: Settings) -> None:
