@@ -23,7 +23,7 @@ from server.web.metrics import RequestMetrics
 from server.web.querylog import open_query_log
 from server.web.reload import InFlightMiddleware, reloading
 from server.web.shutdown import CancelledIsUnavailable
-from server.web.stalls import StallWatch
+from server.web.stalls import StallWatch, dump_on_signal
 from server.web.routers import documents
 from server.web.routers import dumps
 from server.web.routers import meta
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         watch = StallWatch(after=settings.stall_report_after)
         if settings.stall_report_after:
             watch.start()  # a loop held for seconds leaves its stack in the log (web/stalls.py)
+        dump_on_signal()  # and `kill -USR2` asks for them
         try:
             backend = open_backend(settings)
             await backend.start()

@@ -47,6 +47,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from server.settings import Settings
 from server.web.protocol import BoundedHttpToolsProtocol
+from server.web.stalls import DUMP_SIGNAL
 
 logger = logging.getLogger("uvicorn.error")
 SHUTDOWN_GRACE = 5  # seconds in-flight requests get after SIGTERM
@@ -89,6 +90,21 @@ def listeners(cfg: uvicorn.Config, count: int) -> list[socket.socket]:
     return out
 
 
+STACKS_GRACE = 0.5  # seconds a worker gets to write its threads' stacks before it is killed
+
+
+def _ask_for_stacks(pid: int | None) -> None:
+    """Have a worker write every thread's stack to stderr (web/stalls.py) before it is killed:
+    the log then says what kept it from answering."""
+    if pid is None:
+        return
+    try:
+        os.kill(pid, DUMP_SIGNAL)
+    except ProcessLookupError:
+        return
+    time.sleep(STACKS_GRACE)
+
+
 class ReloadingMultiprocess(Multiprocess):
     """uvicorn's supervisor, with one listening socket per worker (see the module docstring)
     and SIGHUP passed on to the workers (each reloads in place)."""
@@ -126,6 +142,7 @@ class ReloadingMultiprocess(Multiprocess):
                 why = f"it exited ({_exit_reason(code)})"
             elif not process.ping(timeout):
                 why = f"it did not answer the supervisor's health check within {timeout:g} s (blocked or hung); killed"
+                _ask_for_stacks(process.pid)
             else:
                 continue
             pid = process.pid

@@ -11,6 +11,11 @@ The process goes on: a report is a diagnosis, not a kill.
 faulthandler keeps one such timer per process, so watches share it: it is cancelled when
 the last one stops.
 
+On request, too: after :func:`dump_on_signal`, ``kill -USR2 <pid>`` writes the stacks of
+that process's threads the same way, and the process goes on. The supervisor of ``arkg serve
+--workers N`` asks so of a worker that missed its health check before it kills it
+(server/web/serving.py), since a stuck thread need not stop the event loop.
+
 >>> import asyncio
 >>> async def main():
 ...     before = StallWatch.active  # a test session's app may hold one
@@ -28,8 +33,16 @@ from __future__ import annotations
 
 import asyncio
 import faulthandler
+import signal
 
 STDERR = 2  # the descriptor, not sys.stderr: test runners replace that with objects faulthandler cannot write to
+DUMP_SIGNAL = signal.SIGUSR2  # uvicorn's workers leave it alone
+
+
+def dump_on_signal() -> None:
+    """Have :data:`DUMP_SIGNAL` write every thread's stack to stderr (faulthandler's C handler:
+    it writes while one thread holds the GIL)."""
+    faulthandler.register(DUMP_SIGNAL, file=STDERR, all_threads=True, chain=False)
 
 
 class StallWatch:

@@ -45,3 +45,27 @@ def test_a_loop_held_past_the_limit_leaves_its_stack_on_stderr():
 
 def test_a_turning_loop_reports_nothing():
     assert run(0.05) == ""
+
+
+def test_sigusr2_makes_a_worker_write_every_threads_stack_and_go_on():
+    """What the supervisor asks of a worker that missed its health check before killing it
+    (server/web/serving.py): here asked of a healthy worker of a real `arkg serve --workers 2`."""
+    import os
+    import signal
+
+    import httpx
+
+    from tests.conftest import LiveServer
+    from tests.reliability_tools import uvicorn_workers, wait_until
+
+    server = LiveServer("--workers", "2")
+    try:
+        workers = sorted(p.pid for p in uvicorn_workers(server.proc.pid))
+        os.kill(workers[0], signal.SIGUSR2)
+        assert wait_until(lambda: all(httpx.get(server.url + "/health", timeout=5).status_code == 200
+                                      for _ in range(6)), timeout=30, step=0.5)
+        assert sorted(p.pid for p in uvicorn_workers(server.proc.pid)) == workers  # it went on
+    finally:
+        log = server.log()
+    assert "always_pong" in log  # uvicorn's health-check thread, among every thread's stack
+    assert "Current thread" in log or "Thread 0x" in log
