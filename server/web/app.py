@@ -68,11 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        watch = StallWatch(after=settings.stall_report_after)
-        if settings.stall_report_after:
-            watch.start()  # a loop held for seconds leaves its stack in the log (web/stalls.py)
-        dump_on_signal()  # and `kill -USR2` asks for them
-        try:
+        with StallWatch(after=settings.stall_report_after):  # a loop held for seconds leaves its stack in the log
+            dump_on_signal()  # and `kill -USR2` asks for them (web/stalls.py)
             backend = open_backend(settings)
             await backend.start()
             app.state.backend = backend
@@ -83,8 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await app.state.backend.close()
                 if app.state.query_log is not None:
                     app.state.query_log.close()  # the lines still held (web/querylog.py)
-        finally:
-            watch.stop()
 
     app = FastPathApp(title="ARKG", version=__version__, description=DESCRIPTION, lifespan=lifespan, telemetry=_NO_TELEMETRY,
                   license_info={"name": "Data: CC BY 4.0; code: MIT"})

@@ -46,7 +46,8 @@ def dump_on_signal() -> None:
 
 
 class StallWatch:
-    """Re-arms the process's stall timer from one event loop until :meth:`stop`."""
+    """Re-arms the process's stall timer from one event loop until :meth:`stop`; as a context
+    manager, from entry to exit (``after`` 0: not at all)."""
 
     active = 0  # watches started and not stopped, in this process
 
@@ -63,6 +64,14 @@ class StallWatch:
 
         StallWatch.active += 1
         rearm()
+
+    def __enter__(self) -> "StallWatch":
+        if self.after:
+            self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
     def stop(self) -> None:
         if self._handle is None:
