@@ -16,7 +16,6 @@ the web server only reads (:func:`read_build`).
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import itertools
 import re
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pyoxigraph as ox
+from zlib_ng import gzip_ng
 
 from server.model import formats
 from server.model.namespaces import PREFIXES
@@ -155,6 +155,9 @@ def list_builds(dumps_dir: Path) -> list[Build]:
 
 PROCESSES_FROM = 64 << 20  # bytes of N-Quads from which TriG and JSON-LD are written by processes of their own
 GZIP_LEVEL = 6  # gzip's own default: a third of level 9's time for 1-2% more bytes
+# zlib-ng rather than the standard library's zlib: at level 6 the 5M N-Quads (1.7 GB) took
+# 6.8 s of CPU instead of 14.0 and came out smaller (81.8 MB instead of 84.1); the same
+# gzip format, and the same input still gives the same bytes (bench/README.md, 2026-12-06).
 
 
 def write_data_dumps(store: ox.Store, directory: Path, *, tally=None, ready: dict | None = None) -> tuple[DumpFile, ...]:
@@ -305,7 +308,7 @@ def write_sums(directory: Path, names: list[str]) -> None:
 def _gzip_file(plain: Path, target: Path) -> None:
     """gzip ``plain`` into ``target`` (mtime 0 and no name in the header: the same data gives the same bytes)."""
     with open(plain, "rb") as src, open(target, "wb") as raw, \
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL) as out:
+            gzip_ng.GzipNGFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=GZIP_LEVEL) as out:
         shutil.copyfileobj(src, out, 1 << 20)
 
 

@@ -7,11 +7,14 @@ import pyoxigraph as ox
 import pytest
 
 from server.engine.dataset import dataset_files
-from server.model.namespaces import ARKG, ID, graph_iri
+from server.model.namespaces import ARKG, ID, PREFIXES, graph_iri
 from server.pipeline import derive, synth
 from server.publish.build import DERIVED_GRAPHS
 from server.publish.store import build_store
 from server.validation import scale
+
+RDF, OA = PREFIXES["rdf"], PREFIXES["oa"]
+RDF_TYPE = RDF + "type"
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +77,57 @@ def test_integrity_checks_cover_the_whole_store(store_dir, tmp_path):
     assert not outcome.passed
     assert any("claims without exactly one stance" in v.message and victim.subject.value in v.message
                for v in outcome.violations), outcome.text
+
+
+def _first(store, predicate: str, subject=None):
+    return next(store.quads_for_pattern(subject, ox.NamedNode(predicate), None, None))
+
+
+def _untype(store, node) -> None:
+    for q in list(store.quads_for_pattern(node, ox.NamedNode(RDF_TYPE), None, None)):
+        store.remove(q)
+
+
+def _second_subject(store):
+    claim = _first(store, RDF + "subject")
+    store.add(ox.Quad(claim.subject, claim.predicate, ox.NamedNode(ID + "person/someone-else"), claim.graph_name))
+    return claim.subject, "claims without exactly one subject"
+
+
+def _untyped_claimant(store):
+    claim = _first(store, ARKG + "claimant")
+    _untype(store, claim.object)
+    return claim.subject, "claimants that are not typed things"
+
+
+def _untyped_entity(store):
+    claim = _first(store, RDF + "subject")
+    _untype(store, claim.object)
+    return claim.subject, "claims about an entity that is not a typed thing"
+
+
+def _missing_proposition(store):
+    claim = _first(store, ARKG + "aboutProposition")
+    _untype(store, claim.object)
+    return claim.subject, "claims whose proposition does not exist"
+
+
+def _missing_quote(store):
+    claim = _first(store, ARKG + "evidence")
+    for selector in [q.object for q in store.quads_for_pattern(claim.object, ox.NamedNode(OA + "hasSelector"), None, None)]:
+        for q in list(store.quads_for_pattern(selector, ox.NamedNode(OA + "exact"), None, None)):
+            store.remove(q)
+    return claim.subject, "claims whose evidence has no quote"
+
+
+@pytest.mark.parametrize("breakage", [_second_subject, _untyped_claimant, _untyped_entity, _missing_proposition,
+                                      _missing_quote])
+def test_each_integrity_check_names_the_broken_claim(store_dir, tmp_path, breakage):
+    """Each check of the whole store fails on one broken claim, naming it; the others stay quiet
+    where the breakage does not touch them."""
+    store = _copy(store_dir, tmp_path)
+    assert scale.check_store(store) == []
+    claim, check = breakage(store)
+    found = {v.message.split(":", 1)[0]: v.message for v in scale.check_store(store)}
+    assert check in found, found
+    assert claim.value in found[check]
