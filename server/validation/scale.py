@@ -13,7 +13,7 @@ and 20 µs per triple: millions of triples would not fit the build's budget (3 m
    validation (pyshacl core constraints plus the SHACL-SPARQL ones on pyoxigraph). A
    systematic error (a generator or a curation rule that writes bad claims) shows in
    the sample; a rare one-off may not, which the checks below narrow down.
-2. **Integrity over the whole store** (:data:`EXACTLY_ONE`, :data:`STORE_CHECKS`): SPARQL
+2. **Integrity over the whole store** (:data:`STORE_CHECKS`): SPARQL
    queries streamed by pyoxigraph over every claim, with no copy of the data in Python: each
    claim has exactly one subject, predicate, object, claimant, stance, evidence and
    proposition, each claimant and each entity a claim is about is a typed thing, each
@@ -48,17 +48,19 @@ def _name(iri: str) -> str:
     return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
 
 
-# Every claim's count of each property, in one pass over the claims (seven queries, one per
-# property, took 15 s of CPU at 5M; this one 9 s).
-EXACTLY_ONE = (f"SELECT ?c ?p WHERE {{ ?c a <{ARKG}Claim> . VALUES ?p {{ {' '.join(f'<{p}>' for p in _CLAIM_PROPERTIES)} }} "
-               f"OPTIONAL {{ ?c ?p ?v }} }} GROUP BY ?c ?p HAVING (COUNT(?v) != 1)")
-# What must exist for each claim, as MINUS: pyoxigraph evaluates its right side once and joins,
-# where FILTER NOT EXISTS or OPTIONAL with !BOUND looks once per claim (5M: 23 s -> 14 s of CPU).
+# Measured at 5M (2026-12-06, bench/README.md): one query per property (2.1 s of CPU each, 175 MB);
+# all seven in one GROUP BY took 9.8 s but 500 MB. Where the missing part is a chain
+# (proposition, quote), MINUS joins it once (1.9 and 4.9 s) where NOT EXISTS or OPTIONAL with
+# !BOUND looked once per claim (4.1 and 10.3 s); for the typed-thing checks MINUS saved 1.4 s
+# each but held every typed node in memory (490 MB), so they keep NOT EXISTS (4 s, 175 MB).
 STORE_CHECKS = {
+    **{f"claims without exactly one {_name(p)}":
+       f"SELECT ?c WHERE {{ ?c a <{ARKG}Claim> OPTIONAL {{ ?c <{p}> ?v }} }} GROUP BY ?c HAVING (COUNT(?v) != 1)"
+       for p in _CLAIM_PROPERTIES},
     "claimants that are not typed things":
-        f"SELECT ?c WHERE {{ {{ ?c a <{ARKG}Claim> ; <{ARKG}claimant> ?x }} MINUS {{ ?x a ?t }} }}",
+        f"SELECT ?c WHERE {{ ?c a <{ARKG}Claim> ; <{ARKG}claimant> ?x FILTER NOT EXISTS {{ ?x a ?t }} }}",
     "claims about an entity that is not a typed thing":
-        f"SELECT ?c WHERE {{ {{ ?c a <{ARKG}Claim> ; <{RDF}subject> ?x }} MINUS {{ ?x a ?t }} }}",
+        f"SELECT ?c WHERE {{ ?c a <{ARKG}Claim> ; <{RDF}subject> ?x FILTER NOT EXISTS {{ ?x a ?t }} }}",
     "claims whose proposition does not exist":
         f"SELECT ?c WHERE {{ {{ ?c a <{ARKG}Claim> ; <{ARKG}aboutProposition> ?p }} MINUS {{ ?p a <{ARKG}Proposition> }} }}",
     "claims whose evidence has no quote":
@@ -136,20 +138,14 @@ def sample(store: ox.Store, *, per_class: int = SAMPLE_PER_CLASS) -> Sample:
 
 
 def check_store(store: ox.Store) -> list[Violation]:
-    """The integrity checks over the whole store (claims without exactly one of each of their
-    properties, then :data:`STORE_CHECKS`): one violation per failed check, naming a few nodes."""
-    failed: dict[str, list[str]] = {}
-    for row in store.query(EXACTLY_ONE, use_default_graph_as_union=True):
-        nodes = failed.setdefault(f"claims without exactly one {_name(row['p'].value)}", [])
-        if len(nodes) <= _SHOWN:
-            nodes.append(row["c"].value)
+    """:data:`STORE_CHECKS` over the whole store: one violation per failed check, naming a few nodes."""
+    found = []
     for name, query in STORE_CHECKS.items():
         nodes = [r["c"].value for r in store.query(query + f" LIMIT {_SHOWN + 1}", use_default_graph_as_union=True)]
         if nodes:
-            failed[name] = nodes
-    return [Violation(file="(whole store)", focus=nodes[0], path="", shape="integrity check",
-                      message=f"{name}: {', '.join(nodes[:_SHOWN])}{' ...' if len(nodes) > _SHOWN else ''}")
-            for name, nodes in failed.items()]
+            found.append(Violation(file="(whole store)", focus=nodes[0], path="", shape="integrity check",
+                                   message=f"{name}: {', '.join(nodes[:_SHOWN])}{' ...' if len(nodes) > _SHOWN else ''}"))
+    return found
 
 
 def validate_store(store: ox.Store, *, per_class: int = SAMPLE_PER_CLASS) -> Outcome:
@@ -171,5 +167,5 @@ def validate_store(store: ox.Store, *, per_class: int = SAMPLE_PER_CLASS) -> Out
     violations = sorted(shaped | set(check_store(store)))
     text = report.render(violations, triples=len(graph), files=0, seconds=time.monotonic() - started,
                          engine=f"shapes on a sample of {len(graph)} triples ({per_class} nodes per class at most) "
-                                f"and {len(_CLAIM_PROPERTIES) + len(STORE_CHECKS)} integrity checks over all {len(store)} quads")
+                                f"and {len(STORE_CHECKS)} integrity checks over all {len(store)} quads")
     return Outcome(violations, text, len(graph))
