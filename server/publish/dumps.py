@@ -298,9 +298,11 @@ def _convert(source: Path, source_format: str, target: Path) -> None:
     ox.serialize(ox.parse(path=str(source), format=fmt), str(target), kind.format.engine_format, prefixes=prefixes)
 
 
-def write_sums(directory: Path, names: list[str]) -> None:
-    """``SHA256SUMS`` over ``names`` (the format ``sha256sum -c`` reads): the last file of a version."""
-    sums = "".join(f"{sha256(directory / n)}  {n}\n" for n in names)
+def write_sums(directory: Path, files: list) -> None:
+    """``SHA256SUMS`` over ``files`` (the format ``sha256sum -c`` reads): the last file of a version.
+    Each is a :class:`DumpFile` (its digest already known) or the name of a file in ``directory``."""
+    known = [f if isinstance(f, DumpFile) else DumpFile(f, directory / f, 0, sha256(directory / f)) for f in files]
+    sums = "".join(f"{f.sha256}  {f.name}\n" for f in known)
     (directory / SUMS_FILE).write_text(sums, encoding="utf-8")
     directory.chmod(0o755)  # mkdtemp makes directories private; the dumps are public
 
