@@ -154,10 +154,11 @@ def list_builds(dumps_dir: Path) -> list[Build]:
 # --- writing (``arkg build``, server/publish/build.py)
 
 PROCESSES_FROM = 64 << 20  # bytes of N-Quads from which TriG and JSON-LD are written by processes of their own
-GZIP_LEVEL = 6  # gzip's own default: a third of level 9's time for 1-2% more bytes
 # zlib-ng rather than the standard library's zlib: at level 6 the 5M N-Quads (1.7 GB) took
-# 6.8 s of CPU instead of 14.0 and came out smaller (81.8 MB instead of 84.1); the same
-# gzip format, and the same input still gives the same bytes (bench/README.md, 2026-12-06).
+# 6.8 s of CPU instead of 14.0 and came out smaller (81.8 MB instead of 84.1); the same gzip
+# format, and the same input still gives the same bytes. Its level 9 took 17.5 s for 81.9 MB,
+# level 4 4.2 s for 92.8 MB (bench/README.md, 2026-12-06).
+GZIP_LEVEL = 6
 
 
 def write_data_dumps(store: ox.Store, directory: Path, *, tally=None, ready: dict | None = None) -> tuple[DumpFile, ...]:

@@ -13,11 +13,11 @@ and 20 µs per triple: millions of triples would not fit the build's budget (3 m
    validation (pyshacl core constraints plus the SHACL-SPARQL ones on pyoxigraph). A
    systematic error (a generator or a curation rule that writes bad claims) shows in
    the sample; a rare one-off may not, which the checks below narrow down.
-2. **Integrity over the whole store** (:data:`STORE_CHECKS`): SPARQL
-   queries streamed by pyoxigraph over every claim, with no copy of the data in Python: each
-   claim has exactly one subject, predicate, object, claimant, stance, evidence and
-   proposition, each claimant and each entity a claim is about is a typed thing, each
-   proposition of a claim exists, each evidence has its quote.
+2. **Integrity over the whole store** (:data:`STORE_CHECKS`): SPARQL queries streamed by
+   pyoxigraph over every claim, with no copy of the data in Python: each claim has exactly
+   one subject, predicate, object, claimant, stance, evidence and proposition, each claimant
+   and each entity a claim is about is a typed thing, each proposition of a claim exists,
+   each evidence has its quote.
 
 The report says which mode ran.
 """
