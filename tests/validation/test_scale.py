@@ -94,22 +94,19 @@ def _second_subject(store):
     return claim.subject, "claims without exactly one subject"
 
 
-def _untyped_claimant(store):
-    claim = _first(store, ARKG + "claimant")
-    _untype(store, claim.object)
-    return claim.subject, "claimants that are not typed things"
+def _untyped(predicate: str, check: str):
+    """A breakage: the types of what a claim's ``predicate`` names are removed, which ``check`` must catch."""
+    def breakage(store):
+        claim = _first(store, predicate)
+        _untype(store, claim.object)
+        return claim.subject, check
+    breakage.__name__ = f"untyped_{predicate.rsplit('#', 1)[-1]}"
+    return breakage
 
 
-def _untyped_entity(store):
-    claim = _first(store, RDF + "subject")
-    _untype(store, claim.object)
-    return claim.subject, "claims about an entity that is not a typed thing"
-
-
-def _missing_proposition(store):
-    claim = _first(store, ARKG + "aboutProposition")
-    _untype(store, claim.object)
-    return claim.subject, "claims whose proposition does not exist"
+_untyped_claimant = _untyped(ARKG + "claimant", "claimants that are not typed things")
+_untyped_entity = _untyped(RDF + "subject", "claims about an entity that is not a typed thing")
+_missing_proposition = _untyped(ARKG + "aboutProposition", "claims whose proposition does not exist")
 
 
 def _missing_quote(store):
@@ -121,7 +118,7 @@ def _missing_quote(store):
 
 
 @pytest.mark.parametrize("breakage", [_second_subject, _untyped_claimant, _untyped_entity, _missing_proposition,
-                                      _missing_quote])
+                                      _missing_quote], ids=lambda b: b.__name__)
 def test_each_integrity_check_names_the_broken_claim(store_dir, tmp_path, breakage):
     """Each check of the whole store fails on one broken claim, naming it; the others stay quiet
     where the breakage does not touch them."""
