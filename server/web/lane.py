@@ -10,15 +10,22 @@ with the same parts: the protocol parser, :func:`~server.sparql.service.prepare`
 negotiation), the client's time budget, the in-process store, the metrics and the query
 log, the same ETag, cache, CORS and gzip headers; only the layers are left out.
 
+:meth:`LookupLane.answer` makes the answer; two places deliver it. Under ``arkg serve`` the
+HTTP protocol does (web/protocol.py: no ASGI task, one write); wherever the request reaches
+the app as ASGI instead (behind uvicorn's proxy-headers middleware, in tests, a pipelined
+request), :class:`~server.web.fastpath.FastPathApp` offers it to the lane first.
+
 It answers only a plain 200: ``GET /sparql`` with a bounded query, no ``If-None-Match``, a
 result within the in-process cap. Anything else it hands to the full app untouched, before
 doing any work, and the app answers as it always has: errors keep their one mapping
 (web/errors.py), 304s their one helper (web/caching.py). The one case handed over after
 evaluating is a result over the cap; the request is then marked (:data:`DECLINED`) so that
 the app sends it straight to a query worker. A spent time budget or a query error is
-handed over too, and answered (and charged, and logged) by the app.
+handed over too, and answered (and charged, and logged) by the app. A request is looked at
+once: one the lane declined is marked (:data:`TRIED`) and not parsed again on its way on.
 
-tests/web/test_lane.py compares the lane's answers with the full app's, header by header.
+tests/web/test_lane.py compares the lane's answers with the full app's, header by header,
+through both deliveries.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from server.web.observe import finished
 
 PATH = "/sparql"
 DECLINED = "arkg.inline_declined"  # scope key: the in-process store declined this query (too large)
+TRIED = "arkg.lane_tried"  # scope key: the lane has looked at this request and declined it
 _VARY = b"Accept, Accept-Encoding, Origin"  # the route's, then web/compression.py's, then CORS's
 _VARY_SMALL_GZIP = b"Accept, Origin"
 
@@ -52,8 +60,20 @@ class LookupLane:
 
     async def __call__(self, scope, send) -> bool:
         """Answer the request and return True, or return False having done nothing."""
-        if scope["method"] != "GET" or scope["path"] != PATH:
+        answer = self.answer(scope)
+        if answer is None:
             return False
+        headers, body = answer
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return True
+
+    def answer(self, scope) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
+        """The headers and body of the 200 answer to an ASGI HTTP ``scope``, counted as sent;
+        or None, and the request marked as :data:`TRIED`."""
+        if scope["method"] != "GET" or scope["path"] != PATH or TRIED in scope:
+            return None
+        scope[TRIED] = True
         accept, origin, gzip = None, False, False
         for name, value in scope["headers"]:
             if name == b"accept":
@@ -64,21 +84,21 @@ class LookupLane:
             elif name == b"origin":
                 origin = True
             elif name == b"if-none-match":
-                return False
+                return None
         state = self.app.state
         backend = getattr(state, "backend", None)
         if getattr(backend, "inline", None) is None:  # a remote engine, or in-process answers switched off
-            return False
+            return None
         settings = state.settings
         try:
             pq = protocol.parse_params(protocol.parse_query_string(scope["query_string"]))
             if pq.query is None:
-                return False
+                return None
             prepared = prepare(pq, accept, backend.info, get_urls(settings), settings.allowed_service_endpoints)
         except Exception:  # noqa: BLE001 (the full app answers it, with its one error mapping)
-            return False
+            return None
         if not prepared.bounded:
-            return False
+            return None
         request = prepared.request
         client = key_of(scope["client"][0] if scope.get("client") else None)
         limiter = getattr(state, "limiter", None)
@@ -89,10 +109,10 @@ class LookupLane:
             else:
                 result = limiter.run_cheap(client, lambda: backend.run_inline(request))
         except Exception:  # noqa: BLE001 (a spent budget, a query error: the full app answers it)
-            return False
+            return None
         if result is None:
             scope[DECLINED] = True
-            return False
+            return None
         finished(state, route=PATH, client=client, query=pq.query, seconds=time.perf_counter() - started,
                  outcome="ok", result_bytes=len(result.body))
         etag = query_etag(backend.info.version, pq.query, request)
@@ -109,7 +129,5 @@ class LookupLane:
         headers.append((b"content-length", str(len(body)).encode("latin-1")))
         if origin:
             headers.extend(self.cors)
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
         self._ok.inc()
-        return True
+        return headers, body

@@ -7,12 +7,13 @@ import hashlib
 import json
 from contextlib import contextmanager
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from server.settings import Settings
 from server.web.app import create_app
-from tests.reliability_tools import logged_lines
+from tests.reliability_tools import logged_lines, wait_until
 
 E = "https://w3id.org/arkg/id/person/ahmad-massoud"
 LOOKUP = f"SELECT ?p ?o WHERE {{ <{E}> ?p ?o }}"
@@ -161,3 +162,142 @@ def test_without_an_in_process_store_the_lane_stands_aside(build_dir, tmp_path):
         response = client.get("/sparql", params={"query": ASK})
     assert response.status_code == 200 and json.loads(response.content)["boolean"] is True
     assert recorder.answered == [False]
+
+
+# --- delivered by the HTTP protocol (web/protocol.py), in a real uvicorn server
+
+
+class Deliveries:
+    """The app's lane, recording which delivery sent each request's answer: ``protocol``
+    (web/protocol.py asked for the answer) or ``asgi`` (the app offered it the request)."""
+
+    def __init__(self, lane):
+        self.lane, self.sent = lane, []
+
+    def answer(self, scope):
+        answer = self.lane.answer(scope)
+        self.sent.append(("protocol", answer is not None))
+        return answer
+
+    async def __call__(self, scope, send) -> bool:
+        done = await self.lane(scope, send)
+        self.sent.append(("asgi", done))
+        return done
+
+
+@pytest.fixture(scope="module")
+def served(build_dir, tmp_path_factory):
+    """(app, base URL, deliveries) of an app served by uvicorn with ARKG's protocol, on a thread."""
+    import threading
+
+    import uvicorn
+
+    from server.web.serving import config
+    from tests.conftest import free_port
+
+    settings = Settings(query_workers=1, public_url="http://testserver/", build_dir=build_dir, rate_limit=False,
+                        query_log_path=tmp_path_factory.mktemp("served") / "q.jsonl")
+    app = create_app(settings)
+    deliveries = app.lane = Deliveries(app.lane)
+    cfg = config(settings)  # what `arkg serve` runs, with this app instead of the factory
+    cfg.app, cfg.factory, cfg.port, cfg.workers = app, False, free_port(), 1
+    server = uvicorn.Server(cfg)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_until(lambda: server.started, timeout=120, step=0.1), "uvicorn did not start"
+        yield app, f"http://127.0.0.1:{cfg.port}", deliveries
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def without_date(response) -> list:
+    return sorted((k, v) for k, v in response.headers.multi_items() if k != "date")
+
+
+@pytest.mark.parametrize("query", [LOOKUP, ASK, DESCRIBE])
+@pytest.mark.parametrize("headers", [
+    {"Accept-Encoding": "identity"},
+    {"Accept-Encoding": "gzip", "Origin": "https://yasgui.example"},
+    {"Accept": "text/csv, text/turtle;q=0.9"},
+])
+def test_the_protocol_sends_the_lanes_answer_as_the_full_app_does(served, query, headers):
+    app, url, deliveries = served
+    deliveries.sent.clear()
+    lane = httpx.get(url + "/sparql", params={"query": query}, headers=headers)
+    assert deliveries.sent == [("protocol", True)]
+    saved, app.lane = app.lane, None
+    try:
+        full = httpx.get(url + "/sparql", params={"query": query}, headers=headers)
+    finally:
+        app.lane = saved
+    assert lane.status_code == full.status_code == 200
+    assert (without_date(lane), lane.content) == (without_date(full), full.content)
+    assert "date" in lane.headers
+
+
+def _responses(sock, count: int) -> list[tuple[bytes, bytes]]:
+    """``count`` HTTP/1.1 responses read from ``sock``, each as (head, body); bodies by Content-Length."""
+    buffer, out = b"", []
+    while len(out) < count:
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            chunk = sock.recv(1 << 16)
+            assert chunk, f"the connection closed after {len(out)} of {count} responses"
+            buffer += chunk
+            continue
+        head = buffer[:end]
+        length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")))
+        while len(buffer) < end + 4 + length:
+            chunk = sock.recv(1 << 16)
+            assert chunk, "the connection closed inside a body"
+            buffer += chunk
+        out.append((head, buffer[end + 4:end + 4 + length]))
+        buffer = buffer[end + 4 + length:]
+    return out
+
+
+def _get(path_and_query: str, extra: str = "") -> bytes:
+    return f"GET {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: identity\r\n{extra}\r\n".encode()
+
+
+def test_pipelined_lookups_behind_a_slower_request_are_all_answered_in_order(served):
+    """Requests queued behind one the app answers start one by one as answers complete, some
+    answered in the protocol, some through the app (web/protocol.py says why): every one is
+    answered, in the order asked."""
+    import socket
+
+    from urllib.parse import quote
+
+    app, url, deliveries = served
+    port = int(url.rsplit(":", 1)[1])
+    queries = [ASK, LOOKUP]
+    expected = [httpx.get(url + "/sparql", params={"query": q}, headers={"Accept-Encoding": "identity"}).content
+                for q in queries]
+    count = 1200
+    batch = _get("/health") + b"".join(_get("/sparql?query=" + quote(queries[i % 2])) for i in range(count))
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(batch)
+        answers = _responses(sock, count + 1)
+    assert answers[0][0].startswith(b"HTTP/1.1 200")
+    for i, (head, body) in enumerate(answers[1:]):
+        assert head.startswith(b"HTTP/1.1 200") and body == expected[i % 2], i
+
+
+def test_an_http_1_0_lookup_is_answered_and_the_connection_closed(served):
+    import socket
+
+    from urllib.parse import quote
+
+    app, url, deliveries = served
+    deliveries.sent.clear()
+    with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=30) as sock:
+        sock.sendall(f"GET /sparql?query={quote(ASK)} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        received = b""
+        while chunk := sock.recv(1 << 16):  # ends when the server closes the connection
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"\r\nconnection: close" in head.lower()
+    assert json.loads(body)["boolean"] is True
+    assert deliveries.sent == [("protocol", True)]
