@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_to_bytes
 
 FORM = "application/x-www-form-urlencoded"
 QUERY = "application/sparql-query"
@@ -120,10 +120,22 @@ def parse_timeout(values: list[str]) -> float | None:
 
 
 def parse_query_string(raw: bytes) -> list[tuple[str, str]]:
-    """Decode a URL query string or form body strictly as UTF-8."""
-    text = _text(raw, "request")
+    """Decode a URL query string or form body strictly as UTF-8: the pairs of ``parse_qsl``
+    with blank values kept (tests/sparql/test_protocol.py compares them), decoded from the
+    bytes, which takes half of ``parse_qsl``'s time for a lookup's URL (every lookup pays it).
+
+    >>> parse_query_string(b"query=ASK%20%7B%7D&format=json&flag&&name=a+b%C3%A9")
+    [('query', 'ASK {}'), ('format', 'json'), ('flag', ''), ('name', 'a bé')]
+    """
+    _text(raw, "request")  # bytes that are not UTF-8 get their own message
+    pairs = []
     try:
-        return parse_qsl(text, keep_blank_values=True, strict_parsing=False, encoding="utf-8", errors="strict")
+        for field in raw.split(b"&"):
+            if field:
+                name, _, value = field.partition(b"=")
+                pairs.append((unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8"),
+                              unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")))
+        return pairs
     except UnicodeDecodeError:
         raise ProtocolError(400, "A percent-encoded parameter is not valid UTF-8; encode the query as UTF-8.") from None
 

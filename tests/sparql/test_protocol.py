@@ -261,3 +261,38 @@ def test_result_size_cap(settings):
         r = c.get("/sparql", params={"query": "SELECT * { ?s ?p ?o }"})
         assert r.status_code == 413 and "2000 bytes" in r.text
         assert c.get("/sparql", params={"query": "ASK {}"}).status_code == 200
+
+
+_QUERY_STRING_BYTES = [b"%", b"%2", b"%41", b"%C3%A9", b"%C3", b"%ZZ", b"+", b"=", b"&", b"&&", b"a", b"query",
+                       "é".encode(), "😀".encode(), b"%F0%9F%98%80", b";", b" ", b"\xff"]
+
+
+def _parse_qsl_or_error(raw: bytes):
+    from urllib.parse import parse_qsl
+
+    try:
+        return parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False, encoding="utf-8",
+                         errors="strict")
+    except UnicodeDecodeError:
+        return "error"
+
+
+def test_query_strings_are_read_as_parse_qsl_reads_them():
+    """server/sparql/protocol.py reads query strings from bytes, its own way: the same pairs as
+    the standard library's ``parse_qsl``, the same refusals, for any mix of the pieces that matter."""
+    from hypothesis import given, settings as hsettings, strategies as st
+
+    from server.sparql.protocol import ProtocolError, parse_query_string
+
+    @hsettings(max_examples=3000, deadline=None)
+    @given(st.lists(st.sampled_from(_QUERY_STRING_BYTES) | st.binary(max_size=3), max_size=12))
+    def agree(pieces):
+        raw = b"".join(pieces)
+        expected = _parse_qsl_or_error(raw)
+        try:
+            got = parse_query_string(raw)
+        except ProtocolError:
+            got = "error"
+        assert got == expected, raw
+
+    agree()
