@@ -93,6 +93,37 @@ def listeners(cfg: uvicorn.Config, count: int) -> list[socket.socket]:
 STACKS_GRACE = 0.5  # seconds a worker gets to write its threads' stacks before it is killed
 
 
+def kernel_state(pid: int) -> str:
+    """What the kernel says the threads of ``pid`` are doing, most common first:
+    ``"3 S (futex_wait_queue), 1 D (io_schedule)"``; ``""`` without /proc or such a process.
+
+    A thread stopped (T) or in uninterruptible sleep (D: waiting on the disk) cannot run the
+    signal handler that writes its stack (web/stalls.py), so a worker killed for a missed
+    health check in that state leaves no stacks; this says where it was instead.
+
+    >>> "R" in {part.split()[1] for part in kernel_state(os.getpid()).split(", ")}  # this thread, running
+    True
+    >>> kernel_state(2**22 + 1)  # above Linux's largest pid
+    ''
+    """
+    found: dict[tuple[str, str], int] = {}
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return ""
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]  # after "pid (name)", which may hold spaces
+            with open(f"/proc/{pid}/task/{tid}/wchan") as wchan:
+                where = wchan.read().strip()
+        except (OSError, IndexError):
+            continue  # the thread ended meanwhile
+        key = (state, where if where not in ("", "0") else "-")
+        found[key] = found.get(key, 0) + 1
+    return ", ".join(f"{n} {state} ({where})" for (state, where), n in sorted(found.items(), key=lambda kv: -kv[1]))
+
+
 def _ask_for_stacks(pid: int | None) -> None:
     """Have a worker write every thread's stack to stderr (web/stalls.py) before it is killed:
     the log then says what kept it from answering."""
@@ -141,7 +172,9 @@ class ReloadingMultiprocess(Multiprocess):
                 code = process.exitcode
                 why = f"it exited ({_exit_reason(code)})"
             elif not process.ping(timeout):
-                why = f"it did not answer the supervisor's health check within {timeout:g} s (blocked or hung); killed"
+                state = kernel_state(process.pid) if process.pid is not None else ""
+                why = (f"it did not answer the supervisor's health check within {timeout:g} s (blocked or hung"
+                       f"{'; its threads: ' + state if state else ''}); killed")
                 _ask_for_stacks(process.pid)
             else:
                 continue

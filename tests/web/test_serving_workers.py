@@ -99,3 +99,24 @@ def test_a_replaced_worker_serves_the_socket_its_predecessor_left(two_workers):
     # Every new connection is answered, whichever socket the kernel hashes it to.
     for _ in range(24):
         assert httpx.get(two_workers.url + "/health", timeout=30).status_code == 200
+
+
+def test_a_worker_that_stops_answering_is_replaced_and_the_log_says_where_it_was(two_workers):
+    """A stopped worker (SIGSTOP) misses the supervisor's health checks; it cannot write its
+    stacks (a stopped process runs no signal handler), so the replacement's log line carries
+    what the kernel says its threads were doing (serving.kernel_state)."""
+    victim = min(p.pid for p in _workers(two_workers))
+    os.kill(victim, signal.SIGSTOP)
+    try:
+        assert wait_until(lambda: victim not in {p.pid for p in _workers(two_workers)} and _both_listening(two_workers),
+                          timeout=120, step=0.5)
+    finally:
+        try:
+            os.kill(victim, signal.SIGKILL)  # not left stopped if the supervisor did not act
+        except ProcessLookupError:
+            pass
+    for _ in range(12):
+        assert httpx.get(two_workers.url + "/health", timeout=30).status_code == 200
+    log = two_workers.log()
+    line = next(line for line in log.splitlines() if f"[pid {victim}] replaced" in line)
+    assert "did not answer the supervisor's health check" in line and "T (do_signal_stop)" in line, line
