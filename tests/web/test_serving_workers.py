@@ -104,10 +104,18 @@ def test_a_replaced_worker_serves_the_socket_its_predecessor_left(two_workers):
 def test_a_worker_that_stops_answering_is_replaced_and_the_log_says_where_it_was(two_workers):
     """A stopped worker (SIGSTOP) misses the supervisor's health checks; it cannot write its
     stacks (a stopped process runs no signal handler), so the replacement's log line carries
-    what the kernel says its threads were doing (serving.kernel_state)."""
+    what the kernel says its threads were doing (serving.kernel_state). Connections that
+    reached it meanwhile are answered by its replacement."""
     victim = min(p.pid for p in _workers(two_workers))
     os.kill(victim, signal.SIGSTOP)
     try:
+        # Connections the kernel gives the stopped worker's socket wait for its replacement.
+        waiting = [socket.create_connection(("127.0.0.1", two_workers.port), timeout=90) for _ in range(6)]
+        for sock in waiting:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        for sock in waiting:
+            with sock:
+                assert sock.recv(65536).startswith(b"HTTP/1.1 200")
         assert wait_until(lambda: victim not in {p.pid for p in _workers(two_workers)} and _both_listening(two_workers),
                           timeout=120, step=0.5)
     finally:
