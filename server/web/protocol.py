@@ -92,8 +92,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     # The lookup lane (web/lane.py) answered here, as uvicorn is about to start the request's
     # ASGI task: no task, no ASGI messages and their checks, the head and body in one write
-    # (uvicorn writes them apart: two system calls). Lookups at 8 connections went from
-    # 5,200-6,300 to 6,600-7,700 req/s (bench/README.md, "The lane in the protocol").
+    # (uvicorn writes them apart: two system calls). At 5M, 8 connections: lookups 7,140-7,530
+    # -> 7,750-8,615 req/s, ASK 8,780-9,280 -> 9,640-11,130 (bench/README.md, "Issue 11 at night").
     def _start_asgi_task(self, cycle, app) -> None:
         if not self._answered_by_lane(cycle, app):
             super()._start_asgi_task(cycle, app)
