@@ -21,9 +21,12 @@ pyproject.toml pins it (tests/web/test_library_pins.py).
 
 from __future__ import annotations
 
+import logging
 import re
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+logger = logging.getLogger("uvicorn.error")
 
 # The header line of an h2c upgrade offer, within a request head. Without it the parser sees
 # no upgrade ("Connection: Upgrade" alone does not make one).
@@ -110,7 +113,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         lane = getattr(app, "lane", None)
         if lane is None or self._completing or self.flow.write_paused or self.transport.is_closing():
             return False
-        answer = lane.answer(cycle.scope)
+        try:
+            answer = lane.answer(cycle.scope)
+        except Exception:  # noqa: BLE001 (raised here it would reach httptools and become a 400 "Invalid HTTP request")
+            logger.exception("the lookup lane failed; the app answers the request")
+            return False  # the request is marked as tried: the app does not offer it to the lane again
         if answer is None:
             return False
         headers, body = answer

@@ -175,9 +175,12 @@ class Deliveries:
         self.lane, self.sent = lane, []
 
     def answer(self, scope):
-        answer = self.lane.answer(scope)
-        self.sent.append(("protocol", answer is not None))
-        return answer
+        answer = None
+        try:
+            answer = self.lane.answer(scope)
+            return answer
+        finally:  # recorded even when it raises
+            self.sent.append(("protocol", answer is not None))
 
     async def __call__(self, scope, send) -> bool:
         done = await self.lane(scope, send)
@@ -301,3 +304,22 @@ def test_an_http_1_0_lookup_is_answered_and_the_connection_closed(served):
     assert head.startswith(b"HTTP/1.1 200") and b"\r\nconnection: close" in head.lower()
     assert json.loads(body)["boolean"] is True
     assert deliveries.sent == [("protocol", True)]
+
+
+def test_a_lane_that_fails_leaves_the_request_to_the_app(served, monkeypatch):
+    """An error inside the lane, raised in the protocol, would reach httptools and come back
+    as a 400 "Invalid HTTP request"; instead the app answers the request, as without a lane."""
+    import server.web.lane as lane_module
+
+    app, url, deliveries = served
+    expected = httpx.get(url + "/sparql", params={"query": ASK}, headers={"Accept-Encoding": "identity"})
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the lane")
+
+    monkeypatch.setattr(lane_module, "query_etag", broken)
+    deliveries.sent.clear()
+    response = httpx.get(url + "/sparql", params={"query": ASK}, headers={"Accept-Encoding": "identity"})
+    assert response.status_code == 200 and response.content == expected.content
+    assert response.headers["etag"] == expected.headers["etag"]  # the route's own ETag
+    assert deliveries.sent == [("protocol", False), ("asgi", False)]  # looked at once, then the app's
