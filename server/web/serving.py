@@ -124,6 +124,23 @@ def kernel_state(pid: int) -> str:
     return ", ".join(f"{n} {state} ({where})" for (state, where), n in sorted(found.items(), key=lambda kv: -kv[1]))
 
 
+def start_holding_sighup(process) -> None:
+    """Start a worker process with SIGHUP blocked; the worker unblocks it once its lifespan
+    handles SIGHUP (web/reload.py), and a reload request that came meanwhile is handled then.
+
+    Why: the supervisor has a handler for SIGHUP (uvicorn installs one for every signal it
+    forwards), a new program starts with handled signals back at their default action, and
+    SIGHUP's default action ends the process. A reload request that reached a worker still
+    starting killed it ("killed by SIGHUP": the flaky reload test). A blocked signal's mask is
+    kept across exec; an ignored one would not be lost either, but would not reload.
+    """
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    try:
+        process.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def _ask_for_stacks(pid: int | None) -> None:
     """Have a worker write every thread's stack to stderr (web/stalls.py) before it is killed:
     the log then says what kept it from answering."""
@@ -160,6 +177,12 @@ class ReloadingMultiprocess(Multiprocess):
     def sockets(self, value) -> None:
         pass  # Multiprocess.__init__ assigns it; the property above decides
 
+    def init_processes(self) -> None:
+        for _ in range(self.processes_num):
+            process = Process(self.config, self.sockets)
+            start_holding_sighup(process)
+            self.processes.append(process)
+
     # uvicorn's own loop (Multiprocess.keep_subprocess_alive) replaces a worker that died or
     # missed a health check and logs it at info level, which "warning" hides: an operator
     # saw nothing while workers were replaced for 19 minutes. Same checks here, said loudly.
@@ -172,10 +195,13 @@ class ReloadingMultiprocess(Multiprocess):
                 code = process.exitcode
                 why = f"it exited ({_exit_reason(code)})"
             elif not process.ping(timeout):
-                state = kernel_state(process.pid) if process.pid is not None else ""
-                why = (f"it did not answer the supervisor's health check within {timeout:g} s (blocked or hung"
-                       f"{'; its threads: ' + state if state else ''}); killed")
-                _ask_for_stacks(process.pid)
+                if not process.process.is_alive():  # it ended while the supervisor waited for its answer
+                    why = f"it exited ({_exit_reason(process.exitcode)}) during the supervisor's health check"
+                else:
+                    state = kernel_state(process.pid) if process.pid is not None else ""
+                    why = (f"it did not answer the supervisor's health check within {timeout:g} s (blocked or hung"
+                           f"{'; its threads: ' + state if state else ''}); killed")
+                    _ask_for_stacks(process.pid)
             else:
                 continue
             pid = process.pid
@@ -188,7 +214,7 @@ class ReloadingMultiprocess(Multiprocess):
             if self.should_exit.is_set():
                 return
             replacement = Process(self.config, self.sockets)
-            replacement.start()
+            start_holding_sighup(replacement)
             self.processes[slot] = replacement
             logger.warning("worker %d [pid %s] replaced by pid %s: %s", slot, pid, replacement.pid, why)
 
@@ -277,8 +303,9 @@ def sweep_metrics_dirs(root: Path) -> list[Path]:
 def run(settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT (graceful: in-flight requests finish first)."""
     prepare_metrics(settings)
-    # Until each process's lifespan handles SIGHUP, a reload request must not kill it (the
-    # default action); children inherit the ignored disposition, query workers keep it.
+    # Until the lifespan handles SIGHUP, a reload request must not end the process (the
+    # default action). The workers of a supervisor start with it blocked instead
+    # (start_holding_sighup), and so do their query workers, which never unblock it.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     cfg = config(settings)
     if cfg.workers > 1:

@@ -253,6 +253,51 @@ def test_failed_reload_of_a_store_that_cannot_open(tmp_path):
         server.stop()
 
 
+def test_reload_requests_while_the_workers_start_kill_none_of_them(tmp_path):
+    """SIGHUP sent to the supervisor every 0.1 s from its workers' start until it answers: a worker
+    still starting used to get it with SIGHUP's default action (end the process) and was
+    replaced, "killed by SIGHUP" (the flaky reload test below, 2026-12-06). Now every worker
+    started stays, and the requests that reached it while it started are handled after."""
+    from tests.conftest import _live_build_area, free_port
+
+    port = free_port()
+    env = {**os.environ, "ARKG_RATE_LIMIT": "false", "ARKG_BUILD_DIR": str(_live_build_area()),
+           "ARKG_VALIDATE_ON_START": "false"}
+    proc = subprocess.Popen([*ARKG, "serve", "--port", str(port), "--workers", "2", "--query-workers", "1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    signals = 0
+    try:
+        deadline = time.monotonic() + 180
+        started: list[int] = []
+        while time.monotonic() < deadline and proc.poll() is None:
+            started = sorted({p.pid for p in uvicorn_workers(proc.pid)} | set(started))
+            if not started:  # the supervisor has not started its workers yet (it may be building)
+                time.sleep(0.05)
+                continue
+            os.kill(proc.pid, signal.SIGHUP)
+            signals += 1
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        assert proc.poll() is None, "the server ended"
+        assert wait_until(lambda: len(uvicorn_workers(proc.pid)) == 2, timeout=60, step=0.2)
+        time.sleep(6)  # past one health-check round of the supervisor (5 s)
+        workers = sorted(p.pid for p in uvicorn_workers(proc.pid))
+    finally:
+        proc.terminate()
+        try:
+            out = proc.communicate(timeout=60)[0].decode("utf-8", "replace")
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out = proc.communicate(timeout=10)[0].decode("utf-8", "replace")
+    assert signals >= 3, "the server answered before any request could reach a starting worker"
+    assert "replaced" not in out and "SIGHUP" not in out, out
+    assert set(started) <= set(workers), (started, workers, out)  # every worker seen starting is still there
+
+
 def test_sighup_to_the_supervisor_reloads_every_worker_process(data_copy, tmp_path):
     server = LiveServer("--data-dir", str(data_copy), "--workers", "2", "--query-workers", "1", env=own_dumps(tmp_path))
     try:
