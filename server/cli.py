@@ -120,6 +120,9 @@ def serve(host: Optional[str] = typer.Option(None, help="Interface to listen on 
     """Serve the dataset: SPARQL endpoint, entity pages and dumps (builds and validates the data first if needed)."""
     import os
 
+    from server.web import serving
+
+    serving.ignore_reload_requests()  # from now on, SIGHUP reloads or waits; it never ends the server
     settings = _settings(host=host, port=port, workers=workers, store=store, remote_endpoint=remote,
                          public_url=public_url, query_timeout=query_timeout, query_workers=query_workers,
                          data_dir=data_dir)
@@ -128,8 +131,6 @@ def serve(host: Optional[str] = typer.Option(None, help="Interface to listen on 
     if not settings.store and not settings.remote_endpoint:
         _ensure_build(settings)  # every process then opens the build's store read-only
     os.environ.update(settings.to_env())  # every uvicorn worker process builds the same Settings
-    from server.web import serving
-
     serving.run(settings)  # uvicorn, with SIGHUP reloads and X-Forwarded-For trust from settings
 
 

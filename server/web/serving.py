@@ -124,6 +124,13 @@ def kernel_state(pid: int) -> str:
     return ", ".join(f"{n} {state} ({where})" for (state, where), n in sorted(found.items(), key=lambda kv: -kv[1]))
 
 
+def ignore_reload_requests() -> None:
+    """SIGHUP ignored in this process until its lifespan handles it (web/reload.py): the
+    default action would end it. `arkg serve` calls this first, so that a reload request
+    during the build it may make before serving (minutes at scale) does not end it either."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
 def start_holding_sighup(process) -> None:
     """Start a worker process with SIGHUP blocked; the worker unblocks it once its lifespan
     handles SIGHUP (web/reload.py), and a reload request that came meanwhile is handled then.
@@ -303,10 +310,9 @@ def sweep_metrics_dirs(root: Path) -> list[Path]:
 def run(settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT (graceful: in-flight requests finish first)."""
     prepare_metrics(settings)
-    # Until the lifespan handles SIGHUP, a reload request must not end the process (the
-    # default action). The workers of a supervisor start with it blocked instead
-    # (start_holding_sighup), and so do their query workers, which never unblock it.
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # The workers of a supervisor start with SIGHUP blocked instead (start_holding_sighup),
+    # and so do their query workers, which never unblock it.
+    ignore_reload_requests()
     cfg = config(settings)
     if cfg.workers > 1:
         ReloadingMultiprocess(cfg, sockets=listeners(cfg, cfg.workers)).run()

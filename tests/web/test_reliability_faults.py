@@ -298,6 +298,46 @@ def test_reload_requests_while_the_workers_start_kill_none_of_them(tmp_path):
     assert set(started) <= set(workers), (started, workers, out)  # every worker seen starting is still there
 
 
+def test_a_reload_request_during_the_first_build_does_not_end_the_server(data_copy, tmp_path):
+    """`arkg serve` may build the data before it serves (minutes at scale); SIGHUP's default
+    action used to end it during that build."""
+    from tests.conftest import free_port
+
+    with open(data_copy / "graphs" / "entities" / "entities.ttl", "a") as f:
+        f.write(NEW_TRIPLE)  # a version no build area holds: it is built first
+    port = free_port()
+    env = {**os.environ, "ARKG_RATE_LIMIT": "false", "ARKG_BUILD_DIR": str(tmp_path / "builds"),
+           "ARKG_VALIDATE_ON_START": "false"}
+    proc = subprocess.Popen([*ARKG, "serve", "--port", str(port), "--data-dir", str(data_copy)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(line.decode("utf-8", "replace") for line in proc.stdout),
+                              daemon=True)
+    reader.start()
+    signals, answered = 0, False
+    try:
+        assert wait_until(lambda: any("building the data" in line for line in lines) or proc.poll() is not None,
+                          timeout=120, step=0.02), "".join(lines)
+        deadline = time.monotonic() + 180
+        while not answered and proc.poll() is None and time.monotonic() < deadline:
+            os.kill(proc.pid, signal.SIGHUP)
+            signals += 1
+            try:
+                answered = httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).status_code == 200
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert proc.poll() is None and answered, f"after {signals} SIGHUPs: {''.join(lines)}"
+        assert signals >= 3, "the build ended before any request reached it"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        reader.join(timeout=10)
+
+
 def test_sighup_to_the_supervisor_reloads_every_worker_process(data_copy, tmp_path):
     server = LiveServer("--data-dir", str(data_copy), "--workers", "2", "--query-workers", "1", env=own_dumps(tmp_path))
     try:
