@@ -6,7 +6,9 @@ Why not plain ``uvicorn.run``: these behaviours differ from uvicorn's defaults.
   restarted worker would load the new data without the checks of a reload and without
   any record of a failure in /health. Here the supervisor forwards SIGHUP to each worker
   process, which reloads in place (server/web/reload.py) and keeps its last good dataset
-  if the new one fails. With one process, the lifespan handles SIGHUP itself.
+  if the new one fails. With one process, the lifespan handles SIGHUP itself. Until a
+  process handles it, SIGHUP must not end it (its default action): ignored by `arkg serve`
+  from its start, blocked in a worker until its lifespan handles it (start_holding_sighup).
 - The HTTP protocol (server/web/protocol.py): request heads are capped (431) and an
   ``Upgrade: h2c`` offer is ignored with the body kept (Java clients).
 - Connections spread over the workers. uvicorn's workers share one listening socket, and
