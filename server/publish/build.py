@@ -241,7 +241,7 @@ def _void(ctx: Context, bar: Bar) -> str:
     description = metadata.describe(stats, partial, metadata.canonical_urls(ctx.base_iri))
     ox.serialize(description, str(directory / dumps.VOID_FILE), ox.RdfFormat.TURTLE, prefixes=metadata.PREFIXES)
     shutil.copyfile(directory / dumps.VOID_FILE, ctx.layout.void)
-    dumps.write_sums(directory, [*ctx.dump_files, dumps.VOID_FILE])
+    dumps.write_sums(directory, [*ctx.dump_files, dumps.DumpFile.of(directory / dumps.VOID_FILE)])
     return f"{len(description)} triples; {stats.triples:,} distinct data triples"
 
 

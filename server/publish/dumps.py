@@ -85,6 +85,11 @@ class DumpFile:
     size: int
     sha256: str
 
+    @classmethod
+    def of(cls, path: Path) -> "DumpFile":
+        """The file at ``path``, measured and hashed now."""
+        return cls(path.name, path, path.stat().st_size, sha256(path))
+
     @property
     def kind(self) -> DumpKind | None:
         return by_file_name(self.name)
@@ -137,7 +142,7 @@ def read_build(dumps_dir: Path, version: str) -> Build | None:
         if not name or "/" in name or name.startswith(".") or not path.is_file() or path.is_symlink():
             return None  # not a build this module wrote: serve nothing from it
         files.append(DumpFile(name, path, path.stat().st_size, digest))
-    files.append(DumpFile(SUMS_FILE, sums, sums.stat().st_size, sha256(sums)))
+    files.append(DumpFile.of(sums))
     return Build(version, directory, tuple(files), built_at)
 
 
@@ -225,8 +230,7 @@ def write_data_dumps(store: ox.Store, directory: Path, *, tally=None, ready: dic
     finally:
         for leftover in [*ready.values(), nq_plain, nt_plain]:
             leftover.unlink(missing_ok=True)
-    return tuple(DumpFile(k.name, directory / k.name, (directory / k.name).stat().st_size,
-                          sha256(directory / k.name)) for k in DUMPS)
+    return tuple(DumpFile.of(directory / k.name) for k in DUMPS)
 
 
 def dump_graphs(store: ox.Store, graphs: list, directory: Path, *, threads: int = 2) -> dict:
@@ -299,11 +303,10 @@ def _convert(source: Path, source_format: str, target: Path) -> None:
     ox.serialize(ox.parse(path=str(source), format=fmt), str(target), kind.format.engine_format, prefixes=prefixes)
 
 
-def write_sums(directory: Path, files: list) -> None:
-    """``SHA256SUMS`` over ``files`` (the format ``sha256sum -c`` reads): the last file of a version.
-    Each is a :class:`DumpFile` (its digest already known) or the name of a file in ``directory``."""
-    known = [f if isinstance(f, DumpFile) else DumpFile(f, directory / f, 0, sha256(directory / f)) for f in files]
-    sums = "".join(f"{f.sha256}  {f.name}\n" for f in known)
+def write_sums(directory: Path, files: list[DumpFile]) -> None:
+    """``SHA256SUMS`` over ``files`` (the format ``sha256sum -c`` reads), with the digests they
+    carry: the last file of a version."""
+    sums = "".join(f"{f.sha256}  {f.name}\n" for f in files)
     (directory / SUMS_FILE).write_text(sums, encoding="utf-8")
     directory.chmod(0o755)  # mkdtemp makes directories private; the dumps are public
 
