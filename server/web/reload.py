@@ -202,7 +202,7 @@ class Reloader:
                 signal.SIGHUP, lambda signum, frame: loop.call_soon_threadsafe(self.request))
         except (ValueError, AttributeError):  # not the main thread (TestClient), or no SIGHUP
             return False
-        # A supervisor's worker starts with SIGHUP blocked (serving.start_holding_sighup): handled
+        # A supervisor's worker starts with SIGHUP blocked (serving.start_holding_signals): handled
         # from now on, and a reload request that came while it started is delivered now.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
         return True

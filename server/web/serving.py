@@ -8,7 +8,7 @@ Why not plain ``uvicorn.run``: these behaviours differ from uvicorn's defaults.
   process, which reloads in place (server/web/reload.py) and keeps its last good dataset
   if the new one fails. With one process, the lifespan handles SIGHUP itself. Until a
   process handles it, SIGHUP must not end it (its default action): ignored by `arkg serve`
-  from its start, blocked in a worker until its lifespan handles it (start_holding_sighup).
+  from its start, blocked in a worker until its lifespan handles it (start_holding_signals).
 - The HTTP protocol (server/web/protocol.py): request heads are capped (431) and an
   ``Upgrade: h2c`` offer is ignored with the body kept (Java clients).
 - Connections spread over the workers. uvicorn's workers share one listening socket, and
@@ -50,6 +50,8 @@ from uvicorn.supervisors.multiprocess import Multiprocess, Process
 from server.settings import Settings
 from server.web.protocol import BoundedHttpToolsProtocol
 from server.web.stalls import DUMP_SIGNAL
+
+HELD_UNTIL_HANDLED = {signal.SIGHUP, DUMP_SIGNAL}  # blocked in a starting worker (start_holding_signals)
 
 logger = logging.getLogger("uvicorn.error")
 SHUTDOWN_GRACE = 5  # seconds in-flight requests get after SIGTERM
@@ -133,17 +135,19 @@ def ignore_reload_requests() -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
-def start_holding_sighup(process) -> None:
-    """Start a worker process with SIGHUP blocked; the worker unblocks it once its lifespan
-    handles SIGHUP (web/reload.py), and a reload request that came meanwhile is handled then.
+def start_holding_signals(process) -> None:
+    """Start a worker process with SIGHUP and the stacks' signal blocked; the worker unblocks
+    each once its lifespan handles it (web/reload.py, web/stalls.py), and a request that came
+    meanwhile is handled then.
 
     Why: the supervisor has a handler for SIGHUP (uvicorn installs one for every signal it
     forwards), a new program starts with handled signals back at their default action, and
-    SIGHUP's default action ends the process. A reload request that reached a worker still
-    starting killed it ("killed by SIGHUP": the flaky reload test). A blocked signal's mask is
-    kept across exec; an ignored one would not be lost either, but would not reload.
+    the default action of SIGHUP and of SIGUSR2 ends the process. A reload request that reached
+    a worker still starting killed it ("killed by SIGHUP": the flaky reload test), and so did a
+    request for stacks (the flaky stacks test, under load). A blocked signal's mask is kept
+    across exec; an ignored one would not be lost either, but would not be acted on.
     """
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_UNTIL_HANDLED)
     try:
         process.start()
     finally:
@@ -189,7 +193,7 @@ class ReloadingMultiprocess(Multiprocess):
     def init_processes(self) -> None:
         for _ in range(self.processes_num):
             process = Process(self.config, self.sockets)
-            start_holding_sighup(process)
+            start_holding_signals(process)
             self.processes.append(process)
 
     # uvicorn's own loop (Multiprocess.keep_subprocess_alive) replaces a worker that died or
@@ -223,7 +227,7 @@ class ReloadingMultiprocess(Multiprocess):
             if self.should_exit.is_set():
                 return
             replacement = Process(self.config, self.sockets)
-            start_holding_sighup(replacement)
+            start_holding_signals(replacement)
             self.processes[slot] = replacement
             logger.warning("worker %d [pid %s] replaced by pid %s: %s", slot, pid, replacement.pid, why)
 
@@ -312,7 +316,7 @@ def sweep_metrics_dirs(root: Path) -> list[Path]:
 def run(settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT (graceful: in-flight requests finish first)."""
     prepare_metrics(settings)
-    # The workers of a supervisor start with SIGHUP blocked instead (start_holding_sighup),
+    # The workers of a supervisor start with SIGHUP blocked instead (start_holding_signals),
     # and so do their query workers, which never unblock it.
     ignore_reload_requests()
     cfg = config(settings)

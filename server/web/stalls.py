@@ -43,6 +43,9 @@ def dump_on_signal() -> None:
     """Have :data:`DUMP_SIGNAL` write every thread's stack to stderr (faulthandler's C handler:
     it writes while one thread holds the GIL)."""
     faulthandler.register(DUMP_SIGNAL, file=STDERR, all_threads=True, chain=False)
+    # A supervisor's worker starts with it blocked (serving.start_holding_signals): handled from
+    # now on, and a request that came while the worker started is answered now.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {DUMP_SIGNAL})
 
 
 class StallWatch:
