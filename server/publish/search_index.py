@@ -109,8 +109,10 @@ def _entities(store: ox.Store):
         if iri in labels and (iri not in descriptions or (term.language == "en" and term.value < descriptions[iri])):
             descriptions[iri] = term.value
     claims = {}
+    # Claims only: a proposition (derived graph) has an rdf:subject and rdf:object too, and
+    # counting it showed Ahmad Massoud with 173 claims instead of 108.
     for row in _select(store, "SELECT ?e (COUNT(DISTINCT ?c) AS ?n) WHERE { "
-                              "?c rdf:subject|rdf:object|arkg:claimant ?e . FILTER(isIRI(?e)) } GROUP BY ?e"):
+                              "?c rdf:subject|rdf:object|arkg:claimant ?e ; a arkg:Claim . FILTER(isIRI(?e)) } GROUP BY ?e"):
         if row["e"].value in labels:
             claims[row["e"].value] = int(row["n"].value)
     return labels, aliases, descriptions, claims

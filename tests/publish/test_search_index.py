@@ -72,6 +72,19 @@ def test_misspellings_find_the_entity_first(index, typo, slug):
     assert (hit.iri, hit.rank) == (ID + slug, "fuzzy")
 
 
+def test_an_entitys_claim_count_counts_its_claims_not_the_propositions_about_it(store, index):
+    """What the results show as "N claims": claims about it or by it, as the pages count them
+    (server/publish/figures.py), not the derived propositions that share rdf:subject/rdf:object."""
+    def mentions(typed: str) -> int:
+        query = f"""PREFIX rdf: <{PREFIXES['rdf']}> PREFIX arkg: <{ARKG}>
+            SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE {{ ?c rdf:subject|rdf:object|arkg:claimant <{MASSOUD}> {typed} }}"""
+        return int(next(store.query(query, use_default_graph_as_union=True))["n"].value)
+
+    hit = index.entities("Ahmad Massoud").hits[0]
+    assert hit.iri == MASSOUD
+    assert hit.claims == mentions("; a arkg:Claim") < mentions("")  # propositions mention him too
+
+
 def test_saleh_finds_amrullah_saleh_first(index):
     hit = index.entities("saleh").hits[0]
     assert (hit.iri, hit.label, hit.kind) == (ID + "person/amrullah-saleh", "Amrullah Saleh", "person")
@@ -164,6 +177,7 @@ def _entity(store, slug, label, *, aliases=(), claims=0):
         store.add(ox.Quad(s, ox.NamedNode(PREFIXES["skos"] + "altLabel"), ox.Literal(alias, language="en"), g))
     for i in range(claims):
         claim = ox.NamedNode(f"{ID}claim/{slug}-c{i}")
+        store.add(ox.Quad(claim, ox.NamedNode(PREFIXES["rdf"] + "type"), ox.NamedNode(ARKG + "Claim"), g))
         store.add(ox.Quad(claim, ox.NamedNode(PREFIXES["rdf"] + "subject"), s, g))
 
 
