@@ -3,11 +3,13 @@
 A build turns a data directory into ``<build area>/<version>/`` (:class:`BuildLayout`,
 area ``Settings.build_dir``), through the stages of :data:`STAGES`, in order:
 
+- ``graphs``: the files' graphs written out as N-Triples for the dumps from the files
+  themselves (:mod:`server.publish.file_graphs`), in a thread beside the store stage;
 - ``store``: the on-disk pyoxigraph store every server process opens read-only
   (:mod:`server.publish.store`), from every file of the data directory except its own
-  ``graphs/derived`` and ``graphs/asserted``, which the build makes itself:
-- ``graphs``: the files' graphs written out as N-Triples for the dumps, in a thread while
-  derive runs (derive writes only graphs of its own);
+  ``graphs/derived`` and ``graphs/asserted``, which the build makes itself;
+- ``search``: the search index (:mod:`server.publish.search_index`), from the files' graphs
+  (it reads claims and entities only);
 - ``derive``: the propositions and the ``asserted`` graph, by :mod:`server.pipeline.derive`
   reading the store (no copy in memory), written as N-Triples for the dumps and loaded from
   them into the store (a stale file in the data directory gets a warning naming ``arkg derive``);
@@ -16,7 +18,6 @@ area ``Settings.build_dir``), through the stages of :data:`STAGES`, in order:
   over the whole store for large ones (:mod:`server.validation.scale` says what and why);
   a dataset version that passed before is not validated again (validation cache);
 - ``statistics``: VoID's counts that the dumps do not give (:mod:`server.publish.void`);
-- ``search``: the search index (:mod:`server.publish.search_index`);
 - ``figures``: the totals and top lists pages show (:mod:`server.publish.figures`
   documents their shape);
 - ``dumps``: five serialisations streamed out of the store (:mod:`server.publish.dumps`);
@@ -26,9 +27,11 @@ area ``Settings.build_dir``), through the stages of :data:`STAGES`, in order:
 
 Derive is the last stage that writes the store. Stages marked ``beside`` run while the
 next ones do: ``graphs`` and ``figures`` in threads; with a large store (:data:`BESIDE_FROM`
-quads), validate, statistics and search (they only read) in processes of their own while
-this one writes the dumps. On two cores that took the build at 5M triples from 510 to 235 s
-(bench/README.md). A stage that reads what one of them makes names it in ``needs``.
+quads), search, validate and statistics (they only read) in processes of their own: search
+over a snapshot of the files' store while derive runs, the others while this one writes the
+dumps. On two cores that took the build at 5M triples from 510 to 235 s, and with the
+graphs from the files and search beside derive to about 180 s (bench/README.md). A stage
+that reads what one of them makes names it in ``needs``.
 
 To add a stage, write ``def _my_stage(ctx: Context, bar: Bar) -> str`` (the returned text is
 its line in the summary; ``ctx.store`` is the build's open store, ``ctx.layout`` names the
@@ -67,7 +70,7 @@ from server import __version__
 from server.engine.dataset import DataFile, dataset_files, dataset_version
 from server.model.build_layout import BuildLayout
 from server.model.namespaces import graph_iri
-from server.publish import dumps, figures
+from server.publish import dumps, figures, file_graphs
 from server.publish import store as store_build
 from server.publish import void as metadata
 
@@ -98,7 +101,7 @@ class Context:
     tally: metadata.Tally | None = None
     statistics: dict | None = None  # VoID's rows that the dumps' tally does not give (the statistics stage)
     figures: dict | None = None  # figures.json but the triples, which the dumps' tally counts (the figures stage)
-    graph_dumps: dict | None = None  # graph -> its N-Triples file, written while derive ran (the graphs stage)
+    graph_files: dict | None = None  # graph -> its N-Triples from the files (file_graphs.GraphFile: the graphs stage)
     derived_dumps: dict | None = None  # the same, of the graphs derive writes (the derive stage)
     dump_files: tuple = ()  # the data dumps with their sizes and SHA-256 (the dumps stage)
     warnings: list[str] = field(default_factory=list)
@@ -129,6 +132,7 @@ class Stage:
     title: str
     run: Callable[[Context, Bar], str]
     beside: str | None = None  # PROCESS or THREAD: runs beside the next stages (see _run)
+    writes: bool = False  # writes the store (a PROCESS stage started before one reads a snapshot)
     needs: tuple[str, ...] = ()  # stages whose results this one reads (waited for if they run beside)
     gives: tuple[str, ...] = ()  # the Context fields it fills (sent back from its own process)
 
@@ -140,12 +144,10 @@ def _derived_graphs() -> dict[str, ox.NamedNode]:
 
 
 def _graphs(ctx: Context, bar: Bar) -> str:
-    # The files' graphs are complete and derive writes only its own: dumped now, in a thread,
-    # they use the second core that derive's Python leaves idle (1M: 26.6 -> 17.8 s for both).
-    derived = set(_derived_graphs().values())  # derive writes their lines itself
-    ctx.graph_dumps = dumps.dump_graphs(ctx.store, [g for g in dumps.graphs_of(ctx.store) if g not in derived],
-                                        ctx.layout.dumps / ctx.version, threads=1)
-    return f"{len(ctx.graph_dumps)} graphs"
+    # Only the files are read, beside the store stage (its bulk load leaves part of the second
+    # core idle); the dumps stage keeps the graphs that say what the store holds.
+    ctx.graph_files = file_graphs.write(ctx.files, ctx.layout.dumps / ctx.version)
+    return f"{len(ctx.graph_files)} of {len({f.graph for f in ctx.files})} graphs written from the files"
 
 
 def _derive(ctx: Context, bar: Bar) -> str:
@@ -222,10 +224,13 @@ def _dumps(ctx: Context, bar: Bar) -> str:
     directory = ctx.layout.dumps / ctx.version
     bar.total(len(dumps.DUMPS))
     ctx.tally = metadata.Tally()
-    ready = {**(ctx.graph_dumps or {}), **(ctx.derived_dumps or {})}  # graphs already written as N-Triples
+    # Graphs already written as N-Triples: the files' where they say what the store holds (the
+    # others are read out of the store), and derive's own.
+    ready = {**file_graphs.agreeing(ctx.graph_files or {}, ctx.store), **(ctx.derived_dumps or {})}
+    read = len(dumps.graphs_of(ctx.store)) - len(ready)
     files = ctx.dump_files = dumps.write_data_dumps(ctx.store, directory, tally=ctx.tally, ready=ready)
     bar.advance(len(dumps.DUMPS))
-    return f"{len(files)} files, {sum(f.size for f in files) / 2**20:.1f} MiB"
+    return f"{len(files)} files, {sum(f.size for f in files) / 2**20:.1f} MiB; {read} graphs read out of the store"
 
 
 def _statistics(ctx: Context, bar: Bar) -> str:
@@ -269,14 +274,15 @@ def _search(ctx: Context, bar: Bar) -> str:
 
 PROCESS, THREAD = "process", "thread"
 STAGES: list[Stage] = [
-    Stage("store", "on-disk store of the files", _store),
-    Stage("graphs", "the files' graphs as N-Triples", _graphs, beside=THREAD, gives=("graph_dumps",)),
-    Stage("derive", "propositions and the asserted graph", _derive),
-    Stage("validate", "SHACL shapes and checks", _validate, beside=PROCESS),
-    # statistics before search: void waits for it, and two processes at a time (see _Beside)
-    # with the smaller one of them beside validation keep the build under 2 GiB at 5M.
-    Stage("statistics", "VoID statistics of the store", _statistics, beside=PROCESS, gives=("statistics",)),
+    Stage("graphs", "the files' graphs as N-Triples", _graphs, beside=THREAD, gives=("graph_files",)),
+    Stage("store", "on-disk store of the files", _store, writes=True),
+    # Beside derive, over a snapshot of the files' store: it reads claims and entities only
+    # (tests/publish/test_search_index.py), and derive leaves the second core half idle.
     Stage("search", "search index", _search, beside=PROCESS),
+    Stage("derive", "propositions and the asserted graph", _derive, writes=True),
+    Stage("validate", "SHACL shapes and checks", _validate, beside=PROCESS),
+    # Two processes at a time (see _Beside) keep the build under 2 GiB at 5M.
+    Stage("statistics", "VoID statistics of the store", _statistics, beside=PROCESS, gives=("statistics",)),
     # Beside as well (alone at the end it kept one core idle for its 15 s at 5M), in a thread:
     # its queries run without the GIL, and a third process beside would pass 2 GiB at 5M.
     # After the processes: they reopen the store read-only, which this thread then reads.
@@ -402,13 +408,13 @@ def _run(ctx: Context, stages: list[Stage], console) -> list[StageReport]:
     """Run ``stages`` in order. A stage ``beside`` starts at its turn and runs while the next
     ones do, until the first stage that ``needs`` it (or the end): a THREAD stage in a thread
     of this process, reading the store as the next stages write it; a PROCESS stage, with a
-    large store, in a process of its own (only reading it). Reports come in the order of
-    ``stages``."""
+    large store, in a process of its own (only reading it, or a snapshot of it if a stage
+    that ``writes`` comes later). Reports come in the order of ``stages``."""
     reports: dict[str, StageReport] = {}
     with _Bars(console) as bars, _Beside(bars) as beside:
-        for stage in stages:
+        for i, stage in enumerate(stages):
             if stage.beside == THREAD or (stage.beside == PROCESS and beside.wanted(ctx)):
-                beside.start(stage, ctx)
+                beside.start(stage, ctx, writes_ahead=any(s.writes for s in stages[i + 1:]))
                 continue
             reports.update(beside.wait(ctx, list(stage.needs)))
             reports.update(beside.finished(ctx))  # a failed validation stops the build here
@@ -421,9 +427,9 @@ def _run(ctx: Context, stages: list[Stage], console) -> list[StageReport]:
     return [reports[s.name] for s in stages]
 
 
-def _in_process(stage: Stage, ctx: Context) -> tuple[StageReport, list[str], dict]:
-    """A PROCESS stage in its own process, over the build's store opened read-only."""
-    ctx.store = ox.Store.read_only(str(ctx.layout.store))
+def _in_process(stage: Stage, ctx: Context, store: Path) -> tuple[StageReport, list[str], dict]:
+    """A PROCESS stage in its own process, over the build's store (or a snapshot of it) opened read-only."""
+    ctx.store = ox.Store.read_only(str(store))
     return _in_thread(stage, ctx, clock=_cpu)
 
 
@@ -442,19 +448,23 @@ class _Beside:
     (pebble: killed if the build stops).
 
     Processes only from :data:`BESIDE_FROM` quads: below, a new interpreter costs more than it
-    saves. From the first one on, no stage writes the store: it is reopened read-only, so that
-    every process reads the same files while nothing compacts them."""
+    saves. A process started while stages that write the store are still to come reads a
+    snapshot of it (RocksDB's checkpoint: hard links to its files, made in a moment), removed
+    when it is done. Once every writer is done, the first process has the store reopened
+    read-only, so that every process reads the same files while nothing compacts them."""
 
     def __init__(self, bars: "_Bars"):
         self.bars = bars
         self.pool = None
         self.threads = None
         self.running: dict[str, tuple] = {}  # name -> (future, stage)
+        self.snapshots: dict[str, Path] = {}  # name -> the snapshot its process reads
+        self.read_only = False  # the store reopened read-only (no stage writes it any more)
 
     def wanted(self, ctx: Context) -> bool:
         return ctx.quad_count() >= BESIDE_FROM
 
-    def start(self, stage: Stage, ctx: Context) -> None:
+    def start(self, stage: Stage, ctx: Context, *, writes_ahead: bool) -> None:
         self.bars.start(stage)
         if stage.beside == THREAD:
             if self.threads is None:
@@ -467,17 +477,25 @@ class _Beside:
 
             from pebble import ProcessPool
 
-            ctx.store.flush()
-            ctx.store = None
-            gc.collect()  # closes the writable store
-            _give_back_memory()
-            ctx.store = ox.Store.read_only(str(ctx.layout.store))
             # spawn: never fork a process with RocksDB's threads; one task each: a process
             # that is done exits and gives its memory back. Two at a time: with three (400-570
             # MiB each at 5M) beside the dumps, the build's tree passed 2 GiB.
             self.pool = ProcessPool(max_workers=2, max_tasks=1, context=multiprocessing.get_context("spawn"))
-        child = dataclasses.replace(ctx, store=None, tally=None, graph_dumps=None, derived_dumps=None, warnings=[])
-        self.running[stage.name] = (self.pool.schedule(_in_process, args=(stage, child)), stage)
+        if writes_ahead:
+            store = self.snapshots[stage.name] = ctx.layout.root / f".snapshot-{stage.name}"
+            ctx.store.flush()
+            ctx.store.backup(str(store))
+        else:
+            store = ctx.layout.store
+            if not self.read_only:
+                ctx.store.flush()
+                ctx.store = None
+                gc.collect()  # closes the writable store
+                _give_back_memory()
+                ctx.store = ox.Store.read_only(str(store))
+                self.read_only = True
+        child = dataclasses.replace(ctx, store=None, tally=None, graph_files=None, derived_dumps=None, warnings=[])
+        self.running[stage.name] = (self.pool.schedule(_in_process, args=(stage, child, store)), stage)
 
     def finished(self, ctx: Context) -> dict[str, StageReport]:
         """Take in the stages that are done, without waiting."""
@@ -490,7 +508,11 @@ class _Beside:
             if name not in self.running:
                 continue
             future, stage = self.running.pop(name)
-            report, warnings, given = future.result()  # re-raises the stage's BuildFailed
+            try:
+                report, warnings, given = future.result()  # re-raises the stage's BuildFailed
+            finally:
+                if name in self.snapshots:
+                    shutil.rmtree(self.snapshots.pop(name), ignore_errors=True)
             ctx.warnings.extend(warnings)
             for field_name, value in given.items():
                 setattr(ctx, field_name, value)

@@ -17,7 +17,6 @@ the web server only reads (:func:`read_build`).
 from __future__ import annotations
 
 import hashlib
-import itertools
 import re
 import shutil
 import multiprocessing
@@ -184,7 +183,7 @@ def write_data_dumps(store: ox.Store, directory: Path, *, tally=None, ready: dic
        and the derived graphs, which derive writes as it makes them;
     2. one pass over those lines writes the N-Quads (the graph added to each line) and the
        merged N-Triples (a triple already stated in an earlier graph left out: see
-       :func:`_repeats`);
+       :func:`_shared_hashes`);
     3. TriG and JSON-LD are parsed from the N-Quads and Turtle from the merged N-Triples,
        each by pyoxigraph; TriG and JSON-LD in processes of their own beside this one when the
        data is large (:data:`PROCESSES_FROM`).
@@ -198,19 +197,15 @@ def write_data_dumps(store: ox.Store, directory: Path, *, tally=None, ready: dic
     try:
         ready.update(dump_graphs(store, [g for g in graphs if g not in ready], directory))
         parts = [ready[g] for g in graphs]
-        repeated = _repeats(parts)
-        taken_back = []  # the repeated lines: counted with their whole graph, taken back from the tally
-        number = itertools.count()
-        with open(nq_plain, "wb", buffering=1 << 20) as nq, open(nt_plain, "wb", buffering=1 << 20) as nt:
+        merged = _Merged(_shared_hashes(parts))
+        with open(nq_plain, "wb") as nq, open(nt_plain, "wb") as nt:
             for graph, part in zip(graphs, parts):
                 end = f" {graph} .\n".encode() if isinstance(graph, (ox.NamedNode, ox.BlankNode)) else b" .\n"
-                with open(part, "rb") as lines:
-                    for line in lines:
-                        nq.write(line[:-3] + end)  # without " .\n"
-                        if next(number) in repeated:
-                            taken_back.append(line)
-                        else:
-                            nt.write(line)
+                for block in _blocks(part):
+                    # A raw newline only ends a line (N-Triples escapes it in literals), and
+                    # pyoxigraph ends each with " .": the graph goes in before it.
+                    nq.write(block.replace(b" .\n", end) if end != b" .\n" else block)
+                    nt.write(merged.new_lines(block))
                 part.unlink()
         conversions = [(nq_plain, formats.NQUADS.name, directory / name) for name in ("arkg.trig", "arkg.jsonld")]
         if nq_plain.stat().st_size < PROCESSES_FROM:  # small: two new interpreters would cost more than they save
@@ -224,7 +219,7 @@ def write_data_dumps(store: ox.Store, directory: Path, *, tally=None, ready: dic
             _gzip_file(nq_plain, directory / "arkg.nq.gz")
             _gzip_file(nt_plain, directory / "arkg.nt.gz")
             if tally is not None:
-                _count(store, graphs, b"".join(taken_back), tally)
+                _count(store, graphs, b"".join(merged.taken_back), tally)
             for future in pending:
                 future.result()
     finally:
@@ -263,27 +258,77 @@ def graphs_of(store: ox.Store) -> list:
     return default + named
 
 
-def _repeats(parts: list[Path]) -> set[int]:
-    """The numbers of the lines (counted from 0 over the N-Triples files ``parts``, in order)
-    that state a triple an earlier line states too. Within a graph no triple repeats (a store
-    holds a set), so these are the triples an earlier graph states too, which the merged dumps
-    leave out. There are few (0.6% at 5M).
+BLOCK = 1 << 20  # bytes of whole lines at a time: at 5M, 6.4 s for hashing and both passes (64 MiB: 13.2 s, cache misses)
+_line_hash = hash  # per process (PYTHONHASHSEED), which is all a build needs: equal hashes are compared byte for byte
 
-    Lines are compared by 128-bit BLAKE2b digests (two different triples share one with odds
-    of about 1e-25 at 10 million lines), sorted together, so that the 8.6M lines of the 5M
-    build take seconds; a join of the store's graphs in SPARQL took 42 s."""
-    digests = bytearray()
-    for part in parts:
-        with open(part, "rb") as lines:
-            for line in lines:
-                digests += hashlib.blake2b(line, digest_size=16).digest()
-    keys = np.frombuffer(digests, dtype=np.uint64).reshape(-1, 2)
-    order = np.lexsort((keys[:, 1], keys[:, 0]))  # stable: the first of equal lines is the earliest
-    same = np.ones(len(order) - 1 if len(order) else 0, dtype=bool)
-    for column in (0, 1):  # one column at a time: a sorted copy of the keys is 138 MB at 5M
-        ordered = keys[order, column]
-        same &= ordered[1:] == ordered[:-1]
-    return set(order[1:][same].tolist())
+
+def _blocks(path: Path):
+    """The file at ``path`` in blocks of whole lines (about :data:`BLOCK` bytes each)."""
+    with open(path, "rb") as f:
+        rest = b""
+        while chunk := f.read(BLOCK):
+            chunk = rest + chunk
+            cut = chunk.rfind(b"\n") + 1
+            rest = chunk[cut:]
+            if cut:
+                yield chunk[:cut]
+        if rest:
+            yield rest + b"\n"
+
+
+def _hashes(block: bytes) -> np.ndarray:
+    lines = block.split(b"\n")
+    lines.pop()  # after the last newline
+    return np.fromiter(map(_line_hash, lines), dtype=np.int64, count=len(lines))
+
+
+def _shared_hashes(parts: list[Path]) -> np.ndarray:
+    """The hashes (sorted) that more than one line of the N-Triples files ``parts`` has: the
+    lines that may state a triple an earlier line states too. Within a graph no triple repeats
+    (a store holds a set), so those are triples of two graphs (0.6% of the lines at 5M), which
+    the merged dumps state once. Hashing runs in C over blocks (``map``): at 5M a Python loop
+    with a BLAKE2b digest a line took 12 s, a join of the graphs in SPARQL 42 s."""
+    hashes = np.concatenate([_hashes(block) for part in parts for block in _blocks(part)] or [np.zeros(0, np.int64)])
+    hashes.sort()
+    return np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+
+
+class _Merged:
+    """Which lines the merged N-Triples keep: the first of equal lines (graphs in order). Only
+    lines whose hash is shared (:func:`_shared_hashes`) are looked at one by one, and compared
+    as bytes, so a collision of two different lines never drops one."""
+
+    def __init__(self, shared: np.ndarray):
+        self.shared = shared
+        self.seen: dict[int, set[bytes]] = {}
+        self.taken_back: list[bytes] = []  # the repeats: counted with their whole graph, taken back from the tally
+
+    def new_lines(self, block: bytes) -> bytes:
+        """``block`` without the lines an earlier block (or line) stated."""
+        hashes = _hashes(block)
+        if not len(self.shared):
+            return block
+        at = np.minimum(np.searchsorted(self.shared, hashes), len(self.shared) - 1)
+        marked = np.flatnonzero(self.shared[at] == hashes)  # sorted already: no sort per block, as np.isin does
+        if not len(marked):
+            return block
+        lines = block.split(b"\n")
+        dropped = []
+        for i in marked.tolist():
+            group = self.seen.setdefault(int(hashes[i]), set())
+            if lines[i] in group:
+                dropped.append(i)
+                self.taken_back.append(lines[i] + b"\n")
+            else:
+                group.add(lines[i])
+        if not dropped:
+            return block
+        kept, start = [], 0
+        for i in dropped:  # the runs of lines between dropped ones, joined in C
+            kept.append(b"\n".join(lines[start:i]) + b"\n" if i > start else b"")
+            start = i + 1
+        kept.append(b"\n".join(lines[start:]))  # ends with the block's last newline (lines[-1] is b"")
+        return b"".join(kept)
 
 
 def _count(store: ox.Store, graphs: list, repeated: bytes, tally) -> None:
