@@ -10,12 +10,14 @@ area ``Settings.build_dir``), through the stages of :data:`STAGES`, in order:
   ``graphs/derived`` and ``graphs/asserted``, which the build makes itself;
 - ``search``: the search index (:mod:`server.publish.search_index`), from the files' graphs
   (it reads claims and entities only);
+- ``checks``: the integrity checks of validation that read only the files' graphs;
 - ``derive``: the propositions and the ``asserted`` graph, by :mod:`server.pipeline.derive`
   reading the store (no copy in memory), written as N-Triples for the dumps and loaded from
   them into the store (a stale file in the data directory gets a warning naming ``arkg derive``);
 - ``validate``: SHACL and, with ``--corpus``, the quote and hash checks: complete for
   small datasets (``arkg validate``'s own run), shapes on a sample plus integrity checks
-  over the whole store for large ones (:mod:`server.validation.scale` says what and why);
+  over the whole store for large ones (:mod:`server.validation.scale` says what and why;
+  those over the files' graphs alone run as ``checks`` beside derive);
   a dataset version that passed before is not validated again (validation cache);
 - ``statistics``: VoID's counts that the dumps do not give (:mod:`server.publish.void`);
 - ``figures``: the totals and top lists pages show (:mod:`server.publish.figures`
@@ -27,9 +29,9 @@ area ``Settings.build_dir``), through the stages of :data:`STAGES`, in order:
 
 Derive is the last stage that writes the store. Stages marked ``beside`` run while the
 next ones do: ``graphs`` and ``figures`` in threads; with a large store (:data:`BESIDE_FROM`
-quads), search, validate and statistics (they only read) in processes of their own: search
-over a snapshot of the files' store while derive runs, the others while this one writes the
-dumps. On two cores that took the build at 5M triples from 510 to 235 s, and with the
+quads), search, checks, validate and statistics (they only read) in processes of their own:
+search and checks over a snapshot of the files' store while derive runs, the others while
+this one writes the dumps. On two cores that took the build at 5M triples from 510 to 235 s, and with the
 graphs from the files and search beside derive to about 180 s (bench/README.md). A stage
 that reads what one of them makes names it in ``needs``.
 
@@ -193,13 +195,33 @@ def _store(ctx: Context, bar: Bar) -> str:
     return f"{built.quads:,} quads from {len(ctx.files)} files"
 
 
+def _validation_key(ctx: Context) -> str:
+    return ctx.version + ("+corpus" if ctx.corpus else "")
+
+
+def _checks(ctx: Context, bar: Bar) -> str:
+    from server.validation import cache, scale
+
+    if not ctx.validate:
+        return "skipped (validate_on_start is off)"
+    if cache.passed(ctx.cache_dir, _validation_key(ctx)):
+        return "passed before (validation cache)"
+    if len(ctx.store) <= scale.FULL_LIMIT:  # the files only (derive has not run): a complete validation follows
+        return "in the complete validation"
+    violations = scale.check_store(ctx.store, scale.FILE_CHECKS)
+    if violations:
+        raise BuildFailed("ARKG validation FAILED: integrity checks over every claim\n"
+                          + "\n".join(f"- {v.message}" for v in violations))
+    return f"passed ({len(scale.FILE_CHECKS)} checks over every claim)"
+
+
 def _validate(ctx: Context, bar: Bar) -> str:
     from server.validation import cache, scale
     from server.validation.run import validate
 
     if not ctx.validate:
         return "skipped (validate_on_start is off)"
-    key = ctx.version + ("+corpus" if ctx.corpus else "")
+    key = _validation_key(ctx)
     if cache.passed(ctx.cache_dir, key):
         return "passed before (validation cache)"
     bar.total(1)
@@ -208,7 +230,7 @@ def _validate(ctx: Context, bar: Bar) -> str:
         result = validate(ctx.data_dir, corpus=ctx.corpus)
         passed, text, how = result.passed, result.text, "complete"
     else:
-        outcome = scale.validate_store(ctx.store)
+        outcome = scale.validate_store(ctx.store, checks=scale.DERIVED_CHECKS)  # the others: the checks stage
         passed, text, how = outcome.passed, outcome.text, f"sample of {outcome.sampled:,} triples + store checks"
         if ctx.corpus is not None:
             ctx.warnings.append("--corpus: quotes are checked against the texts only in a complete validation "
@@ -279,8 +301,11 @@ STAGES: list[Stage] = [
     # Beside derive, over a snapshot of the files' store: it reads claims and entities only
     # (tests/publish/test_search_index.py), and derive leaves the second core half idle.
     Stage("search", "search index", _search, beside=PROCESS),
+    # So are the integrity checks that read only the files' graphs (server/validation/scale.py).
+    Stage("checks", "integrity checks over every claim", _checks, beside=PROCESS),
     Stage("derive", "propositions and the asserted graph", _derive, writes=True),
-    Stage("validate", "SHACL shapes and checks", _validate, beside=PROCESS),
+    # After the checks: a validation it caches as passed must include theirs.
+    Stage("validate", "SHACL shapes and checks", _validate, beside=PROCESS, needs=("checks",)),
     # Two processes at a time (see _Beside) keep the build under 2 GiB at 5M.
     Stage("statistics", "VoID statistics of the store", _statistics, beside=PROCESS, gives=("statistics",)),
     # Beside as well (alone at the end it kept one core idle for its 15 s at 5M), in a thread:
@@ -406,7 +431,8 @@ def _cpu() -> float:
 
 def _run(ctx: Context, stages: list[Stage], console) -> list[StageReport]:
     """Run ``stages`` in order. A stage ``beside`` starts at its turn and runs while the next
-    ones do, until the first stage that ``needs`` it (or the end): a THREAD stage in a thread
+    ones do (once the stages it ``needs`` are done), until the first stage that ``needs`` it
+    (or the end): a THREAD stage in a thread
     of this process, reading the store as the next stages write it; a PROCESS stage, with a
     large store, in a process of its own (only reading it, or a snapshot of it if a stage
     that ``writes`` comes later). Reports come in the order of ``stages``."""
@@ -414,6 +440,7 @@ def _run(ctx: Context, stages: list[Stage], console) -> list[StageReport]:
     with _Bars(console) as bars, _Beside(bars) as beside:
         for i, stage in enumerate(stages):
             if stage.beside == THREAD or (stage.beside == PROCESS and beside.wanted(ctx)):
+                reports.update(beside.wait(ctx, list(stage.needs)))
                 beside.start(stage, ctx, writes_ahead=any(s.writes for s in stages[i + 1:]))
                 continue
             reports.update(beside.wait(ctx, list(stage.needs)))

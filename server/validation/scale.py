@@ -17,7 +17,8 @@ and 20 µs per triple: millions of triples would not fit the build's budget (3 m
    pyoxigraph over every claim, with no copy of the data in Python: each claim has exactly
    one subject, predicate, object, claimant, stance, evidence and proposition, each claimant
    and each entity a claim is about is a typed thing, each proposition of a claim exists,
-   each evidence has its quote.
+   each evidence has its quote. ``arkg build`` runs those that read only the data files'
+   graphs (:data:`FILE_CHECKS`) beside derive, the last (:data:`DERIVED_CHECKS`) with the sample.
 
 The report says which mode ran.
 """
@@ -53,7 +54,7 @@ def _name(iri: str) -> str:
 # (proposition, quote), MINUS joins it once (1.9 and 4.9 s) where NOT EXISTS or OPTIONAL with
 # !BOUND looked once per claim (4.1 and 10.3 s); for the typed-thing checks MINUS saved 1.4 s
 # each but held every typed node in memory (490 MB), so they keep NOT EXISTS (4 s, 175 MB).
-STORE_CHECKS = {
+FILE_CHECKS = {  # over the data files' graphs alone: `arkg build` runs them beside derive
     **{f"claims without exactly one {_name(p)}":
        f"SELECT ?c WHERE {{ ?c a <{ARKG}Claim> OPTIONAL {{ ?c <{p}> ?v }} }} GROUP BY ?c HAVING (COUNT(?v) != 1)"
        for p in _CLAIM_PROPERTIES},
@@ -61,11 +62,16 @@ STORE_CHECKS = {
         f"SELECT ?c WHERE {{ ?c a <{ARKG}Claim> ; <{ARKG}claimant> ?x FILTER NOT EXISTS {{ ?x a ?t }} }}",
     "claims about an entity that is not a typed thing":
         f"SELECT ?c WHERE {{ ?c a <{ARKG}Claim> ; <{RDF}subject> ?x FILTER NOT EXISTS {{ ?x a ?t }} }}",
-    "claims whose proposition does not exist":
-        f"SELECT ?c WHERE {{ {{ ?c a <{ARKG}Claim> ; <{ARKG}aboutProposition> ?p }} MINUS {{ ?p a <{ARKG}Proposition> }} }}",
     "claims whose evidence has no quote":
         f"SELECT ?c WHERE {{ {{ ?c a <{ARKG}Claim> ; <{ARKG}evidence> ?e }} MINUS {{ ?e <{OA}hasSelector> ?s . ?s <{OA}exact> ?q }} }}",
 }
+# Derive makes the propositions (the only typed things it adds; what it adds about claims
+# and entities none of the checks above reads), so this one waits for it.
+DERIVED_CHECKS = {
+    "claims whose proposition does not exist":
+        f"SELECT ?c WHERE {{ {{ ?c a <{ARKG}Claim> ; <{ARKG}aboutProposition> ?p }} MINUS {{ ?p a <{ARKG}Proposition> }} }}",
+}
+STORE_CHECKS = {**FILE_CHECKS, **DERIVED_CHECKS}
 _SHOWN = 5  # offending nodes named per failed check
 
 
@@ -137,10 +143,11 @@ def sample(store: ox.Store, *, per_class: int = SAMPLE_PER_CLASS) -> Sample:
     return Sample(out, {short(o.value) for o in pointed - done})
 
 
-def check_store(store: ox.Store) -> list[Violation]:
-    """:data:`STORE_CHECKS` over the whole store: one violation per failed check, naming a few nodes."""
+def check_store(store: ox.Store, checks: dict[str, str] = STORE_CHECKS) -> list[Violation]:
+    """``checks`` (default :data:`STORE_CHECKS`) over the whole store: one violation per failed
+    check, naming a few nodes."""
     found = []
-    for name, query in STORE_CHECKS.items():
+    for name, query in checks.items():
         nodes = [r["c"].value for r in store.query(query + f" LIMIT {_SHOWN + 1}", use_default_graph_as_union=True)]
         if nodes:
             found.append(Violation(file="(whole store)", focus=nodes[0], path="", shape="integrity check",
@@ -148,8 +155,10 @@ def check_store(store: ox.Store) -> list[Violation]:
     return found
 
 
-def validate_store(store: ox.Store, *, per_class: int = SAMPLE_PER_CLASS) -> Outcome:
-    """Validate a large build store: shapes on a sample, integrity checks on everything."""
+def validate_store(store: ox.Store, *, per_class: int = SAMPLE_PER_CLASS,
+                   checks: dict[str, str] = STORE_CHECKS) -> Outcome:
+    """Validate a large build store: shapes on a sample, integrity ``checks`` on everything
+    (``arkg build``: those of :data:`DERIVED_CHECKS`, the others ran beside derive)."""
     started = time.monotonic()
     chosen = sample(store, per_class=per_class)
     part = chosen.store
@@ -164,8 +173,8 @@ def validate_store(store: ox.Store, *, per_class: int = SAMPLE_PER_CLASS) -> Out
     # A node the sample holds only by type and label would fail every shape of its class: its
     # own description is not there (it is checked when the sample picks it for its class).
     shaped = {v for v in engine.run(inputs).violations if v.focus not in chosen.partial}
-    violations = sorted(shaped | set(check_store(store)))
+    violations = sorted(shaped | set(check_store(store, checks)))
     text = report.render(violations, triples=len(graph), files=0, seconds=time.monotonic() - started,
                          engine=f"shapes on a sample of {len(graph)} triples ({per_class} nodes per class at most) "
-                                f"and {len(STORE_CHECKS)} integrity checks over all {len(store)} quads")
+                                f"and {len(checks)} integrity checks over all {len(store)} quads")
     return Outcome(violations, text, len(graph))

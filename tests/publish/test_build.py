@@ -83,3 +83,25 @@ def test_a_full_disk_under_the_search_index_fails_the_build_in_one_line(tmp_path
     with pytest.raises(builder.BuildFailed, match=r"^search index: .*database or disk is full.* \(writing "):
         builder.build(tmp_path, validate=False, stages=stages)
     assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []  # no version, no staging
+
+
+def test_integrity_checks_of_the_files_fail_the_build_before_validation(tmp_path, monkeypatch):
+    """The checks that read only the files' graphs run as their own stage (beside derive at
+    scale); a claim without a stance fails the build there, naming the check."""
+    from server.pipeline import synth
+    from server.validation import scale
+
+    data = tmp_path / "data"
+    synth.generate(6000, data, seed=3)
+    monkeypatch.setattr(scale, "FULL_LIMIT", 0)  # judged as a large store (in this process: below BESIDE_FROM)
+    stages = [s for s in builder.STAGES if s.name in ("store", "checks", "derive", "validate")]
+    good = builder.build(tmp_path / "good", data, cache_dir=tmp_path / "cache-good", stages=stages)
+    notes = {s.name: s.note for s in good.stages}
+    assert notes["checks"] == f"passed ({len(scale.FILE_CHECKS)} checks over every claim)"
+    assert notes["validate"].startswith("passed (sample of")
+    claims = data / "graphs" / "claims" / "bench.nq"
+    lines = claims.read_bytes().splitlines(keepends=True)
+    stance = next(i for i, line in enumerate(lines) if b"/ontology#stance>" in line)
+    claims.write_bytes(b"".join(lines[:stance] + lines[stance + 1:]))
+    with pytest.raises(builder.BuildFailed, match="claims without exactly one stance: https://w3id.org/arkg/id/claim/"):
+        builder.build(tmp_path / "bad", data, cache_dir=tmp_path / "cache-bad", stages=stages)
