@@ -31,9 +31,9 @@ Derive is the last stage that writes the store. Stages marked ``beside`` run whi
 next ones do: ``graphs`` and ``figures`` in threads; with a large store (:data:`BESIDE_FROM`
 quads), search, checks, validate and statistics (they only read) in processes of their own:
 search and checks over a snapshot of the files' store while derive runs, the others while
-this one writes the dumps. On two cores that took the build at 5M triples from 510 to 235 s, and with the
-graphs from the files and search beside derive to about 180 s (bench/README.md). A stage
-that reads what one of them makes names it in ``needs``.
+this one writes the dumps. On two cores that took the build at 5M triples from 510 to 235 s,
+and with the graphs from the files and search and checks beside derive to 183-203 s
+(bench/README.md). A stage that reads what one of them makes names it in ``needs``.
 
 To add a stage, write ``def _my_stage(ctx: Context, bar: Bar) -> str`` (the returned text is
 its line in the summary; ``ctx.store`` is the build's open store, ``ctx.layout`` names the
@@ -99,7 +99,7 @@ class Context:
     corpus: Path | None = None
     validate: bool = True
     store: ox.Store | None = None
-    quads: int | None = None  # in the store, once derive has run
+    quads: int | None = None  # in the store, as the last stage that wrote it (store, then derive) counted them
     tally: metadata.Tally | None = None
     statistics: dict | None = None  # VoID's rows that the dumps' tally does not give (the statistics stage)
     figures: dict | None = None  # figures.json but the triples, which the dumps' tally counts (the figures stage)
@@ -109,7 +109,7 @@ class Context:
     warnings: list[str] = field(default_factory=list)
 
     def quad_count(self) -> int:
-        """Quads in the store (counted once derive has run; counting takes 1.6 s at 5M)."""
+        """Quads in the store, as the stage that last wrote it counted them (counting again takes 1.6 s at 5M)."""
         return self.quads if self.quads is not None else len(self.store)
 
 
@@ -191,7 +191,7 @@ def _derive(ctx: Context, bar: Bar) -> str:
 def _store(ctx: Context, bar: Bar) -> str:
     bar.total(sum(f.path.stat().st_size for f in ctx.files))
     built = store_build.build_store(ctx.layout.store, ctx.files, version=ctx.version, advance=bar.advance)
-    ctx.store = ox.Store(str(ctx.layout.store))
+    ctx.store, ctx.quads = ox.Store(str(ctx.layout.store)), built.quads
     return f"{built.quads:,} quads from {len(ctx.files)} files"
 
 
@@ -206,7 +206,7 @@ def _checks(ctx: Context, bar: Bar) -> str:
         return "skipped (validate_on_start is off)"
     if cache.passed(ctx.cache_dir, _validation_key(ctx)):
         return "passed before (validation cache)"
-    if len(ctx.store) <= scale.FULL_LIMIT:  # the files only (derive has not run): a complete validation follows
+    if ctx.quad_count() <= scale.FULL_LIMIT:  # the files only (derive has not run): a complete validation follows
         return "in the complete validation"
     violations = scale.check_store(ctx.store, scale.FILE_CHECKS)
     if violations:
@@ -432,10 +432,10 @@ def _cpu() -> float:
 def _run(ctx: Context, stages: list[Stage], console) -> list[StageReport]:
     """Run ``stages`` in order. A stage ``beside`` starts at its turn and runs while the next
     ones do (once the stages it ``needs`` are done), until the first stage that ``needs`` it
-    (or the end): a THREAD stage in a thread
-    of this process, reading the store as the next stages write it; a PROCESS stage, with a
-    large store, in a process of its own (only reading it, or a snapshot of it if a stage
-    that ``writes`` comes later). Reports come in the order of ``stages``."""
+    (or the end): a THREAD stage in a thread of this process, reading the store as the next
+    stages write it; a PROCESS stage, with a large store, in a process of its own (only
+    reading it, or a snapshot of it if a stage that ``writes`` comes later). Reports come in
+    the order of ``stages``."""
     reports: dict[str, StageReport] = {}
     with _Bars(console) as bars, _Beside(bars) as beside:
         for i, stage in enumerate(stages):
