@@ -231,21 +231,18 @@ def write_data_dumps(store: ox.Store, directory: Path, *, tally=None, ready: dic
     return tuple(DumpFile.of(directory / k.name) for k in DUMPS)
 
 
-def dump_graphs(store: ox.Store, graphs: list, directory: Path, *, threads: int = 2) -> dict:
-    """Write each of ``graphs`` as N-Triples into a hidden file in ``directory``, ``threads``
-    at a time (pyoxigraph releases the GIL; 1: in the caller's thread); graph -> file.
-    :func:`write_data_dumps` reads and removes them."""
+def dump_graphs(store: ox.Store, graphs: list, directory: Path) -> dict:
+    """Write each of ``graphs`` as N-Triples into a hidden file in ``directory``, two at a
+    time (pyoxigraph releases the GIL); graph -> file. :func:`write_data_dumps` reads and
+    removes them. (A build gives it only the graphs its files could not: server/publish/file_graphs.py.)"""
     directory.mkdir(parents=True, exist_ok=True)
     paths = {g: graph_file(directory, g) for g in graphs}
 
     def dump(graph) -> None:
         store.dump(str(paths[graph]), ox.RdfFormat.N_TRIPLES, from_graph=graph)
 
-    if threads == 1:
-        list(map(dump, graphs))
-    else:
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dump") as pool:
-            list(pool.map(dump, graphs))
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dump") as pool:
+        list(pool.map(dump, graphs))
     return paths
 
 
