@@ -199,13 +199,23 @@ def _validation_key(ctx: Context) -> str:
     return ctx.version + ("+corpus" if ctx.corpus else "")
 
 
-def _checks(ctx: Context, bar: Bar) -> str:
-    from server.validation import cache, scale
+def _not_validating(ctx: Context) -> str | None:
+    """The summary line of a validation stage that has nothing to do (switched off, or this
+    version passed before), else None."""
+    from server.validation import cache
 
     if not ctx.validate:
         return "skipped (validate_on_start is off)"
     if cache.passed(ctx.cache_dir, _validation_key(ctx)):
         return "passed before (validation cache)"
+    return None
+
+
+def _checks(ctx: Context, bar: Bar) -> str:
+    from server.validation import scale
+
+    if skipped := _not_validating(ctx):
+        return skipped
     if ctx.quad_count() <= scale.FULL_LIMIT:  # the files only (derive has not run): a complete validation follows
         return "in the complete validation"
     violations = scale.check_store(ctx.store, scale.FILE_CHECKS)
@@ -219,11 +229,8 @@ def _validate(ctx: Context, bar: Bar) -> str:
     from server.validation import cache, scale
     from server.validation.run import validate
 
-    if not ctx.validate:
-        return "skipped (validate_on_start is off)"
-    key = _validation_key(ctx)
-    if cache.passed(ctx.cache_dir, key):
-        return "passed before (validation cache)"
+    if skipped := _not_validating(ctx):
+        return skipped
     bar.total(1)
     quads = ctx.quad_count()
     if quads <= scale.FULL_LIMIT:
@@ -238,7 +245,7 @@ def _validate(ctx: Context, bar: Bar) -> str:
     bar.advance()
     if not passed:
         raise BuildFailed(text)
-    cache.remember(ctx.cache_dir, key)
+    cache.remember(ctx.cache_dir, _validation_key(ctx))
     return f"passed ({how})"
 
 

@@ -157,7 +157,7 @@ def list_builds(dumps_dir: Path) -> list[Build]:
 
 # --- writing (``arkg build``, server/publish/build.py)
 
-PROCESSES_FROM = 64 << 20  # bytes of N-Quads from which TriG and JSON-LD are written by processes of their own
+PROCESSES_FROM = 64 << 20  # bytes of N-Quads (of data files: file_graphs.py) from which a conversion gets a process of its own
 # zlib-ng rather than the standard library's zlib: at level 6 the 5M N-Quads (1.7 GB) took
 # 6.8 s of CPU instead of 14.0 and came out smaller (81.8 MB instead of 84.1); the same gzip
 # format, and the same input still gives the same bytes. Its level 9 took 17.5 s for 81.9 MB,

@@ -41,8 +41,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from server.engine.dataset import RDF_EXTENSIONS, DataFile, has_blank_nodes, relabelled
-
-IN_PROCESS_BELOW = 64 << 20  # bytes of data files below which a new interpreter costs more than it saves
+from server.publish.dumps import PROCESSES_FROM, graph_file
 _AS_WRITTEN = frozenset(("http://www.w3.org/2001/XMLSchema#string",
                          "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"))
 
@@ -61,7 +60,7 @@ def write(files: list[DataFile], directory: Path) -> dict[ox.NamedNode, GraphFil
     """Each graph of ``files`` that its files give as the store holds it, as N-Triples in
     ``directory``: graph -> file. Large inputs are parsed in a process of their own, so that
     the build's other stages keep this one's GIL."""
-    if sum(f.path.stat().st_size for f in files) < IN_PROCESS_BELOW:
+    if sum(f.path.stat().st_size for f in files) < PROCESSES_FROM:  # a new interpreter would cost more than it saves
         found = _write(files, directory)
     else:
         spawn = multiprocessing.get_context("spawn")  # never fork a process with RocksDB's threads
@@ -85,8 +84,6 @@ def agreeing(written: dict[ox.NamedNode, GraphFile], store: ox.Store) -> dict[ox
 
 def _write(files: list[DataFile], directory: Path) -> dict[str, tuple[str, int]]:
     """:func:`write`'s work, in whichever process runs it (plain values cross back)."""
-    from server.publish.dumps import graph_file
-
     directory.mkdir(parents=True, exist_ok=True)
     by_graph: dict[str, list[DataFile]] = {}
     for f in files:
@@ -134,4 +131,5 @@ def _changed_by_store(typed: set) -> set:
     probe, predicate = ox.Store(), ox.NamedNode("urn:arkg:probe")
     probe.bulk_extend(ox.Quad(ox.NamedNode(f"urn:arkg:{i}"), predicate, ox.Literal(value, datatype=ox.NamedNode(dt)))
                       for i, (value, dt) in enumerate(pairs))
-    return {pairs[int(q.subject.value[9:])] for q in probe if q.object.value != pairs[int(q.subject.value[9:])][0]}
+    stored = ((pairs[int(q.subject.value[len("urn:arkg:"):])], q.object.value) for q in probe)
+    return {pair for pair, value in stored if value != pair[0]}

@@ -80,7 +80,7 @@ def test_a_quad_in_another_named_graph_leaves_every_graph_to_the_store(tmp_path)
 def test_large_files_are_written_by_a_process_of_their_own_alike(tmp_path, monkeypatch):
     files = dataset_files()
     here = file_graphs.write(files, tmp_path / "here")
-    monkeypatch.setattr(file_graphs, "IN_PROCESS_BELOW", 0)
+    monkeypatch.setattr(file_graphs, "PROCESSES_FROM", 0)
     there = file_graphs.write(files, tmp_path / "there")
     assert here.keys() == there.keys()
     for graph in here:
