@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.settings import Settings
 from server.engine.backend import Backend, open_backend
-from server.web import metrics
+from server.web import heap, metrics
 
 log = logging.getLogger("arkg.reload")
 _VALIDATION_LIMIT = 900.0  # seconds; a bound, not a tuning knob: a build of 5M triples takes minutes
@@ -181,6 +181,7 @@ class Reloader:
             await asyncio.sleep(0.05)
         await old.close()
         self._retiring.discard(old)  # after: a shutdown that interrupts close() closes it again
+        heap.settle()  # the retired backend's cycles freed, the new one's objects frozen (web/heap.py)
 
     def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(coro)
