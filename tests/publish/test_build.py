@@ -105,3 +105,47 @@ def test_integrity_checks_of_the_files_fail_the_build_before_validation(tmp_path
     claims.write_bytes(b"".join(lines[:stance] + lines[stance + 1:]))
     with pytest.raises(builder.BuildFailed, match="claims without exactly one stance: https://w3id.org/arkg/id/claim/"):
         builder.build(tmp_path / "bad", data, cache_dir=tmp_path / "cache-bad", stages=stages)
+
+
+def _full_collections_after(ctx, bar):
+    import gc
+
+    return str(gc.get_threshold()[2])
+
+
+def test_stages_run_without_full_collections_here_and_in_their_processes(beside, tmp_path):
+    import gc
+
+    stages = [s for s in builder.STAGES if s.name in ("store", "derive", "statistics", "dumps", "void")]
+    here = builder.Stage("probe-here", "the collector's setting", _full_collections_after)
+    there = builder.Stage("probe-there", "the same in a process", _full_collections_after, beside=builder.PROCESS)
+    before = gc.get_threshold()
+    result = builder.build(tmp_path, validate=False, stages=[*stages[:2], here, there, *stages[2:]])
+    notes = {s.name: s.note for s in result.stages}
+    assert int(notes["probe-here"]) == int(notes["probe-there"]) == builder.FULL_COLLECTIONS_AFTER
+    assert gc.get_threshold() == before  # given back when the build ends
+
+
+def test_young_collections_only_holds_off_full_collections_while_objects_pile_up():
+    import gc
+
+    def full_collections_while_piling_up() -> int:
+        full = []
+        callback = lambda phase, info: full.append(1) if phase == "start" and info["generation"] == 2 else None  # noqa: E731
+        gc.callbacks.append(callback)
+        try:
+            pile = [[i] for i in range(1_500_000)]  # tracked objects that stay alive, as a stage's
+            del pile
+        finally:
+            gc.callbacks.remove(callback)
+        return len(full)
+
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # CPython's defaults
+    try:
+        assert full_collections_while_piling_up() > 0
+        with builder.young_collections_only():
+            assert full_collections_while_piling_up() == 0
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*before)
