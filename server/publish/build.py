@@ -32,7 +32,8 @@ next ones do: ``graphs`` and ``figures`` in threads; with a large store (:data:`
 quads), search, checks, validate and statistics (they only read) in processes of their own:
 search and checks over a snapshot of the files' store while derive runs, the others while
 this one writes the dumps. On two cores that took the build at 5M triples from 510 to 235 s,
-and with the graphs from the files and search and checks beside derive to 170-203 s
+with the graphs from the files and search and checks beside derive to 170-203 s, and
+without full garbage collections (:func:`young_collections_only`) to 155-164 s
 (bench/README.md). A stage that reads what one of them makes names it in ``needs``.
 
 To add a stage, write ``def _my_stage(ctx: Context, bar: Bar) -> str`` (the returned text is
