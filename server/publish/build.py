@@ -434,10 +434,13 @@ def _build_locked(*, ctx_args, area: Path, target: BuildLayout, console, stages,
     return result
 
 
+FULL_COLLECTIONS_AFTER = 1 << 30  # middle-generation collections before a full one (CPython's default: 10)
+
+
 @contextmanager
 def young_collections_only():
     """No full collections of the cyclic garbage collector while stages run: they build
-    millions of objects that live until the stage ends (derive's claims, the dumps' tallies),
+    millions of objects that live until the stage ends (derive's claims and propositions),
     and CPython collected everything each time the survivors grew by a quarter. At 5M triples
     that was 18 full collections, 8.3 s of the build process's CPU (derive 5.5 s of them), and
     2.9 s in one stage's process (bench/README.md, 2026-12-07). The young generations are
@@ -448,9 +451,6 @@ def young_collections_only():
         yield
     finally:
         gc.set_threshold(*before)
-
-
-FULL_COLLECTIONS_AFTER = 1 << 30  # middle-generation collections before a full one (CPython's default: 10)
 
 
 def _cpu() -> float:
