@@ -14,7 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from server import __version__
 from server.settings import Settings, get_settings
 from server.engine.backend import open_backend
-from server.web import errors, heap
+from server.web import errors, heap, templating
 from server.web.compression import MINIMUM_SIZE, Compression
 from server.web.fastpath import FastPathApp
 from server.web.lane import LookupLane
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             backend = open_backend(settings)
             await backend.start()
             app.state.backend = backend
+            templating.compile_all()  # the first page of each kind does not wait for Jinja
             heap.settle()  # start-up's objects out of the collector's sight (web/heap.py)
             try:
                 async with reloading(app, settings):  # SIGHUP: validate, start, swap (server/web/reload.py)
