@@ -214,16 +214,18 @@ def _not_validating(ctx: Context) -> str | None:
 
 
 def _checks(ctx: Context, bar: Bar) -> str:
-    from server.validation import scale
+    from server.validation import report, scale
 
     if skipped := _not_validating(ctx):
         return skipped
-    if ctx.quad_count() <= scale.FULL_LIMIT:  # the files only (derive has not run): a complete validation follows
+    quads = ctx.quad_count()
+    if quads <= scale.FULL_LIMIT:  # the files only (derive has not run): a complete validation follows
         return "in the complete validation"
+    started = time.monotonic()
     violations = scale.check_store(ctx.store, scale.FILE_CHECKS)
-    if violations:
-        raise BuildFailed("ARKG validation FAILED: integrity checks over every claim\n"
-                          + "\n".join(f"- {v.message}" for v in violations))
+    if violations:  # reported as validation reports them
+        raise BuildFailed(report.render(violations, triples=quads, files=0, seconds=time.monotonic() - started,
+                                        engine=f"{len(scale.FILE_CHECKS)} integrity checks over every claim"))
     return f"passed ({len(scale.FILE_CHECKS)} checks over every claim)"
 
 

@@ -305,9 +305,9 @@ class _Merged:
 
     def new_lines(self, block: bytes) -> bytes:
         """``block`` without the lines an earlier block (or line) stated."""
-        hashes = _hashes(block)
         if not len(self.shared):
             return block
+        hashes = _hashes(block)
         at = np.minimum(np.searchsorted(self.shared, hashes), len(self.shared) - 1)
         marked = np.flatnonzero(self.shared[at] == hashes)  # sorted already: no sort per block, as np.isin does
         if not len(marked):

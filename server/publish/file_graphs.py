@@ -42,6 +42,7 @@ import pyoxigraph as ox
 
 from server.engine.dataset import RDF_EXTENSIONS, DataFile, has_blank_nodes, relabelled
 from server.publish.dumps import PROCESSES_FROM, graph_file
+
 _AS_WRITTEN = frozenset(("http://www.w3.org/2001/XMLSchema#string",
                          "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"))
 
