@@ -52,8 +52,12 @@ class Settings(BaseSettings):
                                        "query stops the running query of the client that used most query time lately, "
                                        "once that client is this many seconds ahead (503 naming the reason; "
                                        "server/engine/pool.py).")
-    query_spare_workers: int = Field(1, ge=0, description="Idle query workers kept loaded beyond query_workers, so "
-                                     "the query after a stopped one need not wait for a replacement to load the dataset.")
+    query_spare_workers: Optional[int] = Field(None, ge=0, description="Idle query workers kept loaded beyond "
+                                               "query_workers, so the query after a stopped one need not wait for a "
+                                               "replacement to load the dataset. Unset: 1 over files loaded into "
+                                               "memory (loading takes seconds), 0 over an on-disk store (a replacement "
+                                               "opens it in about 10 ms, and an idle spare made every query cost 25% "
+                                               "more CPU at 5M triples: server/engine/backend.py).")
     worker_memory_mb: int = Field(4096, ge=0, description="Address-space limit of each query worker in MiB (0: none); "
                                   "a query that needs more fails cleanly instead of exhausting the machine.")
     inline_max_bytes: int = Field(16 * 1024, ge=0, description="Bounded lookups (one triple pattern with a constant "

@@ -32,6 +32,9 @@ async def health(request: Request, backend: Backend = Depends(get_backend)) -> J
     if inline is not None:  # this process's counts (store/inline.py)
         body["inline_lookups"] = {"answered": inline.answered, "over_cap": inline.too_large,
                                   "failed": inline.failed, "max_bytes": inline.max_bytes}
+    pool = getattr(backend, "pool", None)
+    if pool is not None:  # this process's query workers (engine/pool.py; the spare: engine/backend.py)
+        body["query_workers"] = {"size": pool.size, "spare": pool.spare, "busy": pool.busy}
     reload = getattr(request.app.state, "last_reload", None)
     if reload:
         body["last_reload"] = reload
