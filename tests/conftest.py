@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -82,10 +83,15 @@ class LiveServer:
         full_env = {**os.environ, "ARKG_RATE_LIMIT": "false", "ARKG_BUILD_DIR": str(_live_build_area()), **(env or {})}
         self.proc = subprocess.Popen([*ARKG, "serve", "--port", str(self.port), *args], env=full_env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        # Its output is read as it comes: a server that fills the pipe (stacks on SIGUSR2, many
+        # warnings) would otherwise block in a write, and look hung.
+        self._output: list[bytes] = []
+        self._reader = threading.Thread(target=lambda: self._output.extend(self.proc.stdout), daemon=True)
+        self._reader.start()
         deadline = time.monotonic() + startup
         while time.monotonic() < deadline:  # bounded wait for the port
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stdout.read().decode()}")
+                raise RuntimeError(f"server exited: {self.log()}")
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
                     return
@@ -106,7 +112,8 @@ class LiveServer:
     def log(self) -> str:
         """What the server wrote (stdout and stderr); stops it first, as only then is it all written."""
         self.stop()
-        return self.proc.stdout.read().decode("utf-8", "replace")
+        self._reader.join(timeout=10)
+        return b"".join(self._output).decode("utf-8", "replace")
 
 
 @pytest.fixture(scope="session")

@@ -272,6 +272,12 @@ def test_requests_while_the_workers_start_kill_none_of_them(tmp_path, sig):
            "ARKG_VALIDATE_ON_START": "false"}
     proc = subprocess.Popen([*ARKG, "serve", "--port", str(port), "--workers", "2", "--query-workers", "1"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    # Read the output as it comes: each SIGUSR2 writes a worker's stacks, and a full pipe
+    # would block the worker in that write until the supervisor replaces it as hung.
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(line.decode("utf-8", "replace") for line in proc.stdout),
+                              daemon=True)
+    reader.start()
     signals = 0
     try:
         deadline = time.monotonic() + 180
@@ -300,10 +306,12 @@ def test_requests_while_the_workers_start_kill_none_of_them(tmp_path, sig):
     finally:
         proc.terminate()
         try:
-            out = proc.communicate(timeout=60)[0].decode("utf-8", "replace")
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            out = proc.communicate(timeout=10)[0].decode("utf-8", "replace")
+            proc.wait(timeout=10)
+        reader.join(timeout=10)
+    out = "".join(lines)
     assert signals >= 3, "the server answered before any request could reach a starting worker"
     assert "replaced" not in out and sig.name not in out, out[-5000:]
     assert set(started) <= set(workers), (started, workers, out[-5000:])  # every worker seen starting is still there

@@ -96,7 +96,7 @@ def test_a_dead_worker_is_replaced_and_logged_then_sigterm_stops_everything(buil
         if server.proc.poll() is None:
             os.killpg(server.proc.pid, signal.SIGKILL)
         server.stop()
-    output = server.proc.stdout.read().decode("utf-8", "replace")
+    output = server.log()
     assert f"[pid {victim}] replaced" in output and "killed by SIGKILL" in output, output[-3000:]
     assert took < 10, f"SIGTERM took {took:.1f} s"
     assert not left, f"processes left after SIGTERM: {sorted(left)}"
