@@ -75,10 +75,10 @@ def spare_workers(settings: Settings, spec: StoreSpec) -> int:
 
     A spare spares the query after a stopped one the wait for a replacement to load the
     dataset: seconds for files, about 10 ms to open a disk store at 5M triples. And it costs:
-    pebble's idle workers all wake for every query and race for it, so queries rotate over more
-    processes (colder caches). At 5M triples with 8 connections the claims query took 4.4-4.5
-    ms of CPU with a spare against 3.6 without, 420-434 against 520-531 queries/s (bench/README.md,
-    "The spare query worker").
+    pebble's idle workers all wake for every query and race for it, and queries rotate over
+    one process more. At 5M triples with 8 connections the claims query took 4.4-4.5 ms of
+    the server's CPU with a spare against 3.6 without, 420-434 against 520-531 queries/s
+    (bench/README.md, "the spare query worker").
 
     >>> spare_workers(Settings(), StoreSpec(disk_path="store")), spare_workers(Settings(), StoreSpec(files=("a.ttl",)))
     (0, 1)
