@@ -20,7 +20,8 @@ killed and replaced. So K clients with runaway queries cost a cheap query from a
 client at most ``preempt_after`` and a worker hand-over, one runaway per freed worker runs
 on to its own limit, and the others wait in line within theirs. pebble runs ``spare``
 workers more than ``size`` queries at once: a stopped query's successor starts on an idle,
-loaded worker instead of waiting for the replacement to open the dataset.
+loaded worker instead of waiting for the replacement to open the dataset (the server keeps
+one only where that takes seconds: backend.py ``spare_workers``).
 
 A worker that dies mid-query fails only that query; pebble replaces it. Lookups that
 provably cannot run away skip the pool (inline.py).
