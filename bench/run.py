@@ -23,7 +23,6 @@ import asyncio
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -85,24 +84,23 @@ def timed_build(dataset: Path, area: Path, *, force: bool, validate: bool) -> di
                    "console=Console(stderr=True))", str(area), str(dataset), "1" if force else "0"]
     # A validation cache of its own, empty: a version validated before (by an earlier run or the
     # tests, in var/cache) would skip validation and the checks, about 10 s of a 5M build's wall.
-    cache = Path(tempfile.mkdtemp(prefix="arkg-bench-cache-"))
-    started = time.monotonic()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, cwd=str(HERE.parent),
-                            stderr=open(area.parent / "build.log", "wb"),
-                            env={**os.environ, "COLUMNS": "120", "ARKG_CACHE_DIR": str(cache)})
-    tree_peak, deadline, usage, status = 0.0, started + 3600, None, 0
-    while usage is None:  # wait4 (not poll) keeps the child's own rusage: its peak RSS
-        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            usage = rusage
-            break
-        if time.monotonic() > deadline:
-            proc.kill()
-        tree_peak = max(tree_peak, servers.tree_rss_mb(proc.pid))
-        time.sleep(0.2)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds, largest = time.monotonic() - started, usage.ru_maxrss / 1024
-    shutil.rmtree(cache, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="arkg-bench-cache-") as cache:
+        started = time.monotonic()
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, cwd=str(HERE.parent),
+                                stderr=open(area.parent / "build.log", "wb"),
+                                env={**os.environ, "COLUMNS": "120", "ARKG_CACHE_DIR": str(cache)})
+        tree_peak, deadline, usage, status = 0.0, started + 3600, None, 0
+        while usage is None:  # wait4 (not poll) keeps the child's own rusage: its peak RSS
+            pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                usage = rusage
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+            tree_peak = max(tree_peak, servers.tree_rss_mb(proc.pid))
+            time.sleep(0.2)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds, largest = time.monotonic() - started, usage.ru_maxrss / 1024
     if proc.returncode != 0:
         raise RuntimeError(f"arkg build failed ({proc.returncode}); see {area.parent / 'build.log'}")
     return {"arkg_build_s": round(seconds, 1), "arkg_build_peak_mib": round(largest),

@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from server.web.app import create_app
 from server.settings import Settings
+from tests.reliability_tools import read_output
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "seeds"
@@ -83,11 +83,7 @@ class LiveServer:
         full_env = {**os.environ, "ARKG_RATE_LIMIT": "false", "ARKG_BUILD_DIR": str(_live_build_area()), **(env or {})}
         self.proc = subprocess.Popen([*ARKG, "serve", "--port", str(self.port), *args], env=full_env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-        # Its output is read as it comes: a server that fills the pipe (stacks on SIGUSR2, many
-        # warnings) would otherwise block in a write, and look hung.
-        self._output: list[bytes] = []
-        self._reader = threading.Thread(target=lambda: self._output.extend(self.proc.stdout), daemon=True)
-        self._reader.start()
+        self._output, self._reader = read_output(self.proc)
         deadline = time.monotonic() + startup
         while time.monotonic() < deadline:  # bounded wait for the port
             if self.proc.poll() is not None:
@@ -113,7 +109,7 @@ class LiveServer:
         """What the server wrote (stdout and stderr); stops it first, as only then is it all written."""
         self.stop()
         self._reader.join(timeout=10)
-        return b"".join(self._output).decode("utf-8", "replace")
+        return "".join(self._output)
 
 
 @pytest.fixture(scope="session")

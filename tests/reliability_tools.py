@@ -19,6 +19,17 @@ RUNAWAY = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 CHEAP = "SELECT ?s WHERE { ?s a ?type } LIMIT 5"
 
 
+def read_output(proc) -> tuple[list[str], threading.Thread]:
+    """Read a server process's output (its ``stdout`` pipe) as it comes, in a thread: a server
+    that fills an unread pipe (stacks on SIGUSR2, many warnings) blocks in the write and looks
+    hung. The lines so far, and the thread (join it once the process has ended)."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(line.decode("utf-8", "replace") for line in proc.stdout),
+                              daemon=True)
+    reader.start()
+    return lines, reader
+
+
 def query_workers(server_pid: int) -> list[int]:
     """PIDs of the query worker processes under a server process (children of its forkservers).
 

@@ -4,31 +4,22 @@ would take seconds to load the dataset."""
 from __future__ import annotations
 
 import asyncio
-
-import psutil
+import os
 
 from server.engine.backend import LocalBackend
 from server.settings import Settings
-
-
-def _forked_workers() -> set[int]:
-    """Processes forked by this process's multiprocessing forkserver: the query workers."""
-    found = set()
-    for child in psutil.Process().children():
-        if "multiprocessing.forkserver" in " ".join(child.cmdline()):
-            found |= {p.pid for p in child.children()}
-    return found
+from tests.reliability_tools import query_workers
 
 
 def _started(settings: Settings) -> tuple[int, int, str]:
     """(worker processes the backend started, its pool's spare, what it serves) for ``settings``."""
 
     async def run():
-        before = _forked_workers()
+        before = set(query_workers(os.getpid()))  # other pools of this process share its forkserver
         backend = LocalBackend(settings)
         await backend.start()
         try:
-            return len(_forked_workers() - before), backend.pool.spare, "disk" if backend.spec.disk_path else "files"
+            return len(set(query_workers(os.getpid())) - before), backend.pool.spare, "disk" if backend.spec.disk_path else "files"
         finally:
             await backend.close()
 

@@ -16,7 +16,8 @@ import pyoxigraph as ox
 import pytest
 from server.settings import Settings
 from tests.conftest import ARKG, LiveServer
-from tests.reliability_tools import CHEAP, RUNAWAY, alive, copy_dataset, query_workers, uvicorn_workers, wait_until
+from tests.reliability_tools import (CHEAP, RUNAWAY, alive, copy_dataset, query_workers, read_output, uvicorn_workers,
+                                     wait_until)
 
 pytestmark = pytest.mark.slow
 
@@ -272,12 +273,7 @@ def test_requests_while_the_workers_start_kill_none_of_them(tmp_path, sig):
            "ARKG_VALIDATE_ON_START": "false"}
     proc = subprocess.Popen([*ARKG, "serve", "--port", str(port), "--workers", "2", "--query-workers", "1"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    # Read the output as it comes: each SIGUSR2 writes a worker's stacks, and a full pipe
-    # would block the worker in that write until the supervisor replaces it as hung.
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(line.decode("utf-8", "replace") for line in proc.stdout),
-                              daemon=True)
-    reader.start()
+    lines, reader = read_output(proc)  # each SIGUSR2 writes a worker's stacks
     signals = 0
     try:
         deadline = time.monotonic() + 180
@@ -329,10 +325,7 @@ def test_a_reload_request_during_the_first_build_does_not_end_the_server(data_co
            "ARKG_VALIDATE_ON_START": "false"}
     proc = subprocess.Popen([*ARKG, "serve", "--port", str(port), "--data-dir", str(data_copy)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(line.decode("utf-8", "replace") for line in proc.stdout),
-                              daemon=True)
-    reader.start()
+    lines, reader = read_output(proc)
     signals, answered = 0, False
     try:
         assert wait_until(lambda: any("building the data" in line for line in lines) or proc.poll() is not None,
